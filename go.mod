@@ -1,0 +1,3 @@
+module github.com/ddb2pg/ddb2pg
+
+go 1.26

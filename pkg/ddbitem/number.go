@@ -1,0 +1,210 @@
+package ddbitem
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Decimal is a parsed DynamoDB number: sign, significant digits without
+// leading or trailing zeros, and the power of ten of the last digit, so the
+// value is (-1)^Neg * Digits * 10^Exp. Zero has Digits "" and Exp 0.
+type Decimal struct {
+	Neg    bool
+	Digits string
+	Exp    int
+}
+
+// NumberError says why a text is not a DynamoDB number.
+type NumberError struct {
+	Text   string
+	Reason string
+}
+
+func (e *NumberError) Error() string {
+	return fmt.Sprintf("%q is not a number: %s", e.Text, e.Reason)
+}
+
+// ParseNumber parses decimal text as DynamoDB writes it: an optional sign,
+// digits with an optional fraction, an optional exponent ("1E+2", "6d2" is
+// not accepted here: Ion's form is converted by its decoder). It never goes
+// through float64.
+func ParseNumber(s string) (Decimal, error) {
+	var d Decimal
+	i := 0
+	if i < len(s) && (s[i] == '+' || s[i] == '-') {
+		d.Neg = s[i] == '-'
+		i++
+	}
+	var digits strings.Builder
+	intStart := i
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		digits.WriteByte(s[i])
+		i++
+	}
+	nInt := i - intStart
+	nFrac := 0
+	if i < len(s) && s[i] == '.' {
+		i++
+		fs := i
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			digits.WriteByte(s[i])
+			i++
+		}
+		nFrac = i - fs
+	}
+	if nInt+nFrac == 0 {
+		return Decimal{}, &NumberError{s, "no digits"}
+	}
+	exp := 0
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		eneg := false
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			eneg = s[i] == '-'
+			i++
+		}
+		es := i
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			if exp > 100000 {
+				return Decimal{}, &NumberError{s, "exponent out of range"}
+			}
+			exp = exp*10 + int(s[i]-'0')
+			i++
+		}
+		if i == es {
+			return Decimal{}, &NumberError{s, "empty exponent"}
+		}
+		if eneg {
+			exp = -exp
+		}
+	}
+	if i != len(s) {
+		return Decimal{}, &NumberError{s, fmt.Sprintf("unexpected %q", s[i:])}
+	}
+	ds := strings.TrimLeft(digits.String(), "0")
+	exp -= nFrac
+	trimmed := strings.TrimRight(ds, "0")
+	exp += len(ds) - len(trimmed)
+	if trimmed == "" {
+		return Decimal{}, nil // zero, sign dropped
+	}
+	d.Digits = trimmed
+	d.Exp = exp
+	return d, nil
+}
+
+// IsZero reports whether d is zero.
+func (d Decimal) IsZero() bool { return d.Digits == "" }
+
+// IsInteger reports whether d has no fractional part.
+func (d Decimal) IsInteger() bool { return d.Exp >= 0 }
+
+// magnitude is the power of ten of the leading digit, plus one.
+func (d Decimal) magnitude() int { return len(d.Digits) + d.Exp }
+
+// String renders d in plain notation without exponent ("-12.5", "100", "0.001").
+func (d Decimal) String() string {
+	if d.IsZero() {
+		return "0"
+	}
+	var sb strings.Builder
+	if d.Neg {
+		sb.WriteByte('-')
+	}
+	switch {
+	case d.Exp >= 0:
+		sb.WriteString(d.Digits)
+		sb.WriteString(strings.Repeat("0", d.Exp))
+	case -d.Exp >= len(d.Digits):
+		sb.WriteString("0.")
+		sb.WriteString(strings.Repeat("0", -d.Exp-len(d.Digits)))
+		sb.WriteString(d.Digits)
+	default:
+		p := len(d.Digits) + d.Exp
+		sb.WriteString(d.Digits[:p])
+		sb.WriteByte('.')
+		sb.WriteString(d.Digits[p:])
+	}
+	return sb.String()
+}
+
+// Cmp compares two decimals by value: -1, 0 or +1.
+func (d Decimal) Cmp(o Decimal) int {
+	switch {
+	case d.IsZero() && o.IsZero():
+		return 0
+	case d.IsZero():
+		if o.Neg {
+			return 1
+		}
+		return -1
+	case o.IsZero():
+		if d.Neg {
+			return -1
+		}
+		return 1
+	case d.Neg != o.Neg:
+		if d.Neg {
+			return -1
+		}
+		return 1
+	}
+	c := cmpAbs(d, o)
+	if d.Neg {
+		return -c
+	}
+	return c
+}
+
+func cmpAbs(a, b Decimal) int {
+	if ma, mb := a.magnitude(), b.magnitude(); ma != mb {
+		if ma < mb {
+			return -1
+		}
+		return 1
+	}
+	n := max(len(a.Digits), len(b.Digits))
+	for i := 0; i < n; i++ {
+		var x, y byte = '0', '0'
+		if i < len(a.Digits) {
+			x = a.Digits[i]
+		}
+		if i < len(b.Digits) {
+			y = b.Digits[i]
+		}
+		if x != y {
+			if x < y {
+				return -1
+			}
+			return 1
+		}
+	}
+	return 0
+}
+
+// CompareNumbers compares two decimal texts by value. A text that does not
+// parse sorts after every number, and among such texts bytewise, so the order
+// is total.
+func CompareNumbers(a, b string) int {
+	da, ea := ParseNumber(a)
+	db, eb := ParseNumber(b)
+	switch {
+	case ea != nil && eb != nil:
+		return strings.Compare(a, b)
+	case ea != nil:
+		return 1
+	case eb != nil:
+		return -1
+	}
+	return da.Cmp(db)
+}
+
+// CanonicalNumber returns the plain-notation form of a number text, the form
+// keys are compared in (DynamoDB treats "1.0" and "1" as the same key).
+func CanonicalNumber(s string) (string, error) {
+	d, err := ParseNumber(s)
+	if err != nil {
+		return "", err
+	}
+	return d.String(), nil
+}
