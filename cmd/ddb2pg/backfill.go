@@ -1,0 +1,145 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"sort"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ddb2pg/ddb2pg/pkg/export"
+	"github.com/ddb2pg/ddb2pg/pkg/ledger"
+	"github.com/ddb2pg/ddb2pg/pkg/load"
+	"github.com/ddb2pg/ddb2pg/pkg/progress"
+	"github.com/ddb2pg/ddb2pg/pkg/schema"
+)
+
+func newBackfillCmd() *cobra.Command {
+	var (
+		mappingPath, exportURI, dbURL, stateSchema, progressMode string
+		workers, chunk                                           int
+	)
+	cmd := &cobra.Command{
+		Use:   "backfill --mapping mapping.yaml --export EXPORT --database-url URL [--workers N]",
+		Short: "Load a DynamoDB S3 export into the mapped PostgreSQL tables",
+		Long: `Loads a DynamoDB point-in-time export (the folder holding manifest-summary.json,
+a local path or s3://bucket/prefix/AWSDynamoDB/<exportId>) into the tables the mapping
+describes. Safe to rerun after a crash, and to run as several processes on one export.
+
+Exit codes: 0 all loaded; 3 finished but some items were rejected; 1 failed; 2 usage error.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if exportURI == "" {
+				return usageError{errors.New("--export is required")}
+			}
+			if workers < 0 {
+				return usageError{fmt.Errorf("--workers %d: must be positive", workers)}
+			}
+			m, err := loadMapping(mappingPath)
+			if err != nil {
+				return err
+			}
+			url, err := databaseURL(dbURL)
+			if err != nil {
+				return err
+			}
+			log, err := logger()
+			if err != nil {
+				return err
+			}
+			bar, err := progressRenderer(progressMode)
+			if err != nil {
+				return err
+			}
+			led, err := ledger.New(stateSchema)
+			if err != nil {
+				return usageError{err}
+			}
+			ctx := cmd.Context()
+			if workers == 0 {
+				workers = runtime.NumCPU()
+			}
+			exp, err := export.Open(ctx, exportURI)
+			if err != nil {
+				return err
+			}
+			pool, err := openPool(ctx, url, workers+2)
+			if err != nil {
+				return err
+			}
+			defer pool.Close()
+			if err := led.Ensure(ctx, pool); err != nil {
+				return err
+			}
+			if _, err := schema.Ensure(ctx, pool, m); err != nil {
+				return err
+			}
+			var pf progress.Func
+			if bar != nil {
+				pf = bar.Update
+			}
+			sum, err := load.Run(ctx, load.Config{Pool: pool, Mapping: m, Export: exp, Ledger: led, URI: exportURI,
+				Workers: workers, ChunkItems: chunk, Progress: pf, Logger: log, WaitForOthers: true})
+			if bar != nil {
+				bar.Done()
+			}
+			if sum != nil {
+				printSummary(cmd.OutOrStdout(), sum)
+			}
+			var inc *load.IncompleteError
+			if errors.As(err, &inc) {
+				return &exitError{code: exitFailed, err: err}
+			}
+			if err != nil {
+				return err
+			}
+			if sum.Status.Rejected > 0 {
+				return &exitError{code: exitPartial, err: fmt.Errorf("%d items were rejected: see %s.rejects", sum.Status.Rejected, led.Schema())}
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&mappingPath, "mapping", "", "mapping file (YAML)")
+	f.StringVar(&exportURI, "export", "", "export folder: local path or s3://bucket/prefix/AWSDynamoDB/<exportId>")
+	f.StringVar(&dbURL, "database-url", "", "PostgreSQL URL (default $DATABASE_URL)")
+	f.IntVar(&workers, "workers", 0, "files loaded at once (default: CPU count)")
+	f.IntVar(&chunk, "chunk-items", 0, "items per round trip to PostgreSQL (default 4096)")
+	f.StringVar(&stateSchema, "state-schema", ledger.DefaultSchema, "schema of ddb2pg's bookkeeping tables")
+	f.StringVar(&progressMode, "progress", "auto", "progress display: auto, bar, log or none")
+	return cmd
+}
+
+func printSummary(w io.Writer, s *load.Summary) {
+	st := s.Status
+	fmt.Fprintf(w, "\nbackfill of export %s (source table %s)\n", s.ExportID, s.SourceTable)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "table\trows\t")
+	names := make([]string, 0, len(st.TableRows))
+	for n := range st.TableRows {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(tw, "%s\t%d\t\n", n, st.TableRows[n])
+	}
+	tw.Flush()
+	accounted := st.Loaded + st.Skipped + st.Rejected
+	fmt.Fprintf(w, "files: %d of %d done", st.Done, st.Files)
+	if st.Failed > 0 {
+		fmt.Fprintf(w, ", %d failed", st.Failed)
+	}
+	fmt.Fprintf(w, " (%d by this run in %s)\n", s.FilesLoaded, s.Duration.Round(1e6))
+	fmt.Fprintf(w, "items: manifest %d = loaded %d + newer in stream %d + rejected %d", st.ManifestItems, st.Loaded, st.Skipped, st.Rejected)
+	if accounted == st.ManifestItems && st.Done == st.Files {
+		fmt.Fprintln(w, "  [complete]")
+	} else {
+		fmt.Fprintf(w, "  [INCOMPLETE: %d of %d items accounted]\n", accounted, st.ManifestItems)
+	}
+	for f, e := range st.FailedFiles {
+		fmt.Fprintf(w, "failed file %s: %s\n", f, e)
+	}
+}

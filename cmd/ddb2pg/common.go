@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"golang.org/x/term"
+
+	"github.com/ddb2pg/ddb2pg/pkg/mapping"
+	"github.com/ddb2pg/ddb2pg/pkg/progress"
+)
+
+// databaseURL returns the flag's value, else $DATABASE_URL.
+func databaseURL(flag string) (string, error) {
+	if flag != "" {
+		return flag, nil
+	}
+	if env := os.Getenv("DATABASE_URL"); env != "" {
+		return env, nil
+	}
+	return "", usageError{errors.New("no database: pass --database-url or set DATABASE_URL")}
+}
+
+// openPool connects with at most maxConns connections and checks the server answers.
+func openPool(ctx context.Context, url string, maxConns int) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, usageError{fmt.Errorf("--database-url: %w", err)}
+	}
+	if maxConns > 0 {
+		cfg.MaxConns = int32(maxConns)
+	}
+	cfg.ConnConfig.RuntimeParams["application_name"] = "ddb2pg"
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connecting to PostgreSQL: %w", err)
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := pool.Ping(pingCtx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connecting to PostgreSQL at %s:%d: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, err)
+	}
+	return pool, nil
+}
+
+// loadMapping reads and validates the mapping file; an invalid mapping is the
+// user's input being wrong (exit 2), reported with its lines.
+func loadMapping(path string) (*mapping.Mapping, error) {
+	if path == "" {
+		return nil, usageError{errors.New("--mapping is required")}
+	}
+	m, err := mapping.Load(path)
+	if err != nil {
+		return nil, usageError{fmt.Errorf("invalid mapping:\n%w", err)}
+	}
+	return m, nil
+}
+
+// progressRenderer picks how progress is shown: "auto" draws a bar when
+// stderr is a terminal and logs periodic lines otherwise.
+func progressRenderer(mode string) (*progress.Renderer, error) {
+	log, err := logger()
+	if err != nil {
+		return nil, err
+	}
+	tty := term.IsTerminal(int(os.Stderr.Fd()))
+	switch mode {
+	case "auto":
+	case "bar":
+		tty = true
+	case "log":
+		tty = false
+	case "none":
+		return nil, nil
+	default:
+		return nil, usageError{fmt.Errorf("--progress %q: want auto, bar, log or none", mode)}
+	}
+	return progress.NewRenderer(os.Stderr, tty, 10*time.Second, log), nil
+}

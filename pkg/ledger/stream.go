@@ -1,0 +1,223 @@
+package ledger
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// streamDDL creates the stream applier's bookkeeping: one checkpoint per
+// shard of a stream (the poller's; Lambda keeps its own position). Each
+// statement is idempotent. Ensure does not run it yet: EnsureStream does.
+func (l *Ledger) streamDDL() []string {
+	return []string{
+		`CREATE TABLE IF NOT EXISTS ` + l.T("stream_shards") + ` (
+	stream_arn       text NOT NULL,
+	shard_id         text NOT NULL,
+	parent_shard_id  text,
+	last_seq         numeric(40,0),
+	last_record_time timestamptz,
+	closed           boolean NOT NULL DEFAULT false,
+	updated_at       timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (stream_arn, shard_id)
+)`,
+	}
+}
+
+// EnsureStream creates the bookkeeping schema (Ensure) and the stream
+// tables when missing.
+func (l *Ledger) EnsureStream(ctx context.Context, conn interface {
+	Begin(ctx context.Context) (pgx.Tx, error)
+}) error {
+	if err := l.Ensure(ctx, conn); err != nil {
+		return err
+	}
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("creating stream bookkeeping in %s: %w", l.name, err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // after Commit this is a no-op
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('ddb2pg.ledger:' || $1))`, l.name); err != nil {
+		return fmt.Errorf("locking bookkeeping schema %s: %w", l.name, err)
+	}
+	for _, stmt := range l.streamDDL() {
+		if _, err := tx.Exec(ctx, stmt); err != nil {
+			return fmt.Errorf("creating stream bookkeeping in %s: %w", l.name, err)
+		}
+	}
+	return tx.Commit(ctx)
+}
+
+// StreamClaim asks to make one stream record the applied version of an item.
+type StreamClaim struct {
+	Key     string
+	Seq     string // decimal integer text
+	ShardID string
+	Deleted bool // the record removes the item (tombstone)
+}
+
+// StreamOutcome is what ClaimForStream found and did for one key.
+type StreamOutcome struct {
+	// Won: the record is now the item's applied version; its rows must be
+	// written in the same transaction.
+	Won bool
+	// Fresh: the item had no ledger row, so it has no rows in the tables.
+	Fresh bool
+	// PrevOrigin is "", "export" or "stream"; PrevSeq the stored sequence
+	// number ("" unless PrevOrigin is "stream"), as the statement saw them.
+	PrevOrigin string
+	PrevSeq    string
+}
+
+// ClaimForStream is the stream's guard, the counterpart of ClaimForExport:
+// inside tx, a record becomes the item's applied version when the item has no
+// ledger row, or its row was written by an export (the stream delivers
+// everything after the export's snapshot, so its state is newer or equal), or
+// its row's sequence number is lower (numeric compare). A record with an equal
+// sequence number is a duplicate and a lower one is stale: both lose. The row
+// locks taken here serialise stream appliers and backfill workers touching the
+// same item. Keys must be distinct; they are locked in key order.
+func (l *Ledger) ClaimForStream(ctx context.Context, tx pgx.Tx, sourceTable string, claims []StreamClaim) (map[string]StreamOutcome, error) {
+	out := make(map[string]StreamOutcome, len(claims))
+	if len(claims) == 0 {
+		return out, nil
+	}
+	keys := make([]string, len(claims))
+	seqs := make([]string, len(claims))
+	shards := make([]*string, len(claims))
+	dels := make([]bool, len(claims))
+	for i, c := range claims {
+		keys[i], seqs[i], dels[i] = c.Key, c.Seq, c.Deleted
+		if c.ShardID != "" {
+			s := c.ShardID
+			shards[i] = &s
+		}
+	}
+	items := l.T("items")
+	rows, err := tx.Query(ctx, `WITH input AS (
+		SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::bool[]) AS u(k, s, sh, d)
+	), prev AS (
+		SELECT i.item_key, i.origin, i.seq::text AS seq FROM `+items+` i
+		WHERE i.source_table = $1 AND i.item_key IN (SELECT k FROM input)
+	), up AS (
+		INSERT INTO `+items+` AS i (source_table, item_key, origin, seq, shard_id, deleted)
+		SELECT $1, k, 'stream', s::numeric(40,0), sh, d FROM input ORDER BY k
+		ON CONFLICT (source_table, item_key) DO UPDATE
+			SET origin = 'stream', seq = excluded.seq, shard_id = excluded.shard_id,
+				deleted = excluded.deleted, applied_at = now()
+			WHERE i.origin = 'export' OR i.seq IS NULL OR i.seq < excluded.seq
+		RETURNING i.item_key, (i.xmax = 0) AS fresh
+	)
+	SELECT input.k, coalesce(prev.origin, ''), coalesce(prev.seq, ''), up.item_key IS NOT NULL, coalesce(up.fresh, false)
+	FROM input LEFT JOIN prev ON prev.item_key = input.k LEFT JOIN up ON up.item_key = input.k`,
+		sourceTable, keys, seqs, shards, dels)
+	if err != nil {
+		return nil, fmt.Errorf("claiming %d items for the stream: %w", len(claims), err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k string
+		var o StreamOutcome
+		if err := rows.Scan(&k, &o.PrevOrigin, &o.PrevSeq, &o.Won, &o.Fresh); err != nil {
+			return nil, fmt.Errorf("claiming items for the stream: %w", err)
+		}
+		if o.PrevOrigin != "stream" {
+			o.PrevSeq = ""
+		}
+		out[k] = o
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("claiming %d items for the stream: %w", len(claims), err)
+	}
+	return out, nil
+}
+
+// ItemVersionOf reads the applied version of one item (ok false: none).
+func (l *Ledger) ItemVersionOf(ctx context.Context, db Execer, sourceTable, key string) (v ItemVersion, ok bool, err error) {
+	var et *time.Time
+	var seq, shard *string
+	err = db.QueryRow(ctx, `SELECT origin, export_time, seq::text, shard_id, deleted FROM `+l.T("items")+`
+		WHERE source_table = $1 AND item_key = $2`, sourceTable, key).Scan(&v.Origin, &et, &seq, &shard, &v.Deleted)
+	if err == pgx.ErrNoRows {
+		return v, false, nil
+	}
+	if err != nil {
+		return v, false, fmt.Errorf("reading the version of item %s: %w", key, err)
+	}
+	if et != nil {
+		v.ExportTime = *et
+	}
+	if seq != nil {
+		v.Seq = *seq
+	}
+	if shard != nil {
+		v.ShardID = *shard
+	}
+	return v, true, nil
+}
+
+// ShardCheckpoint is the poller's position in one shard.
+type ShardCheckpoint struct {
+	StreamARN      string
+	ShardID        string
+	ParentShardID  string
+	LastSeq        string // "" when nothing applied yet
+	LastRecordTime time.Time
+	Closed         bool // every record of the closed shard is applied
+}
+
+// SaveCheckpoint records, inside the transaction that applied the records it
+// covers, the shard's last applied sequence number. It never moves a
+// checkpoint backwards.
+func (l *Ledger) SaveCheckpoint(ctx context.Context, db Execer, c ShardCheckpoint) error {
+	var seq, parent any
+	var rt any
+	if c.LastSeq != "" {
+		seq = c.LastSeq
+	}
+	if c.ParentShardID != "" {
+		parent = c.ParentShardID
+	}
+	if !c.LastRecordTime.IsZero() {
+		rt = c.LastRecordTime
+	}
+	_, err := db.Exec(ctx, `INSERT INTO `+l.T("stream_shards")+` AS s
+		(stream_arn, shard_id, parent_shard_id, last_seq, last_record_time, closed)
+		VALUES ($1, $2, $3, $4::text::numeric(40,0), $5, $6)
+		ON CONFLICT (stream_arn, shard_id) DO UPDATE SET
+			parent_shard_id = coalesce(s.parent_shard_id, excluded.parent_shard_id),
+			last_seq = CASE WHEN s.last_seq IS NULL OR excluded.last_seq > s.last_seq THEN excluded.last_seq ELSE s.last_seq END,
+			last_record_time = coalesce(excluded.last_record_time, s.last_record_time),
+			closed = s.closed OR excluded.closed,
+			updated_at = now()`,
+		c.StreamARN, c.ShardID, parent, seq, rt, c.Closed)
+	if err != nil {
+		return fmt.Errorf("saving the checkpoint of shard %s: %w", c.ShardID, err)
+	}
+	return nil
+}
+
+// Checkpoints reads every shard checkpoint of a stream, by shard id.
+func (l *Ledger) Checkpoints(ctx context.Context, db Execer, streamARN string) (map[string]ShardCheckpoint, error) {
+	rows, err := db.Query(ctx, `SELECT shard_id, coalesce(parent_shard_id, ''), coalesce(last_seq::text, ''),
+		last_record_time, closed FROM `+l.T("stream_shards")+` WHERE stream_arn = $1`, streamARN)
+	if err != nil {
+		return nil, fmt.Errorf("reading the checkpoints of stream %s: %w", streamARN, err)
+	}
+	defer rows.Close()
+	out := map[string]ShardCheckpoint{}
+	for rows.Next() {
+		c := ShardCheckpoint{StreamARN: streamARN}
+		var rt *time.Time
+		if err := rows.Scan(&c.ShardID, &c.ParentShardID, &c.LastSeq, &rt, &c.Closed); err != nil {
+			return nil, fmt.Errorf("reading the checkpoints of stream %s: %w", streamARN, err)
+		}
+		if rt != nil {
+			c.LastRecordTime = *rt
+		}
+		out[c.ShardID] = c
+	}
+	return out, rows.Err()
+}

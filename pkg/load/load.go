@@ -1,0 +1,355 @@
+// Package load is the backfill: it loads the items of a DynamoDB export into
+// the mapped PostgreSQL tables.
+//
+// One export data file is the unit of work. A worker claims a file by
+// locking its bookkeeping row (SELECT ... FOR UPDATE SKIP LOCKED), writes the
+// file's rows with COPY, and commits them together with the record that the
+// file is done. A crash loses at most the files in flight (their transactions
+// roll back and their locks go with the connection); a rerun picks them up,
+// and a rerun of a finished load changes nothing. Any number of workers, in
+// any number of processes on any number of hosts, can share one export.
+package load
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/ddb2pg/ddb2pg/pkg/export"
+	"github.com/ddb2pg/ddb2pg/pkg/ledger"
+	"github.com/ddb2pg/ddb2pg/pkg/mapping"
+	"github.com/ddb2pg/ddb2pg/pkg/pgerr"
+	"github.com/ddb2pg/ddb2pg/pkg/progress"
+	"github.com/ddb2pg/ddb2pg/pkg/rowsql"
+)
+
+// Config is what a backfill needs. Pool, Mapping, Export and Ledger are
+// required; the caller owns and closes the pool.
+type Config struct {
+	Pool    *pgxpool.Pool
+	Mapping *mapping.Mapping
+	Export  *export.Export
+	Ledger  *ledger.Ledger
+	// URI is how the export was named, recorded in the bookkeeping.
+	URI string
+	// Workers is the number of files loaded at once (default: CPU count).
+	Workers int
+	// ChunkItems bounds how many items are held in memory per worker
+	// between round trips to PostgreSQL (default 4096).
+	ChunkItems int
+	// SharedSpillRows bounds the distinct shared-table rows a worker keeps
+	// in memory per file before spilling them to its staging table.
+	SharedSpillRows int
+	// MaxAttempts bounds the retries of a file after transient failures.
+	MaxAttempts int
+	// WorkerID names this process in the bookkeeping (default host:pid).
+	WorkerID string
+	Progress progress.Func
+	Logger   *slog.Logger
+	// WaitForOthers makes Run wait for files other processes are loading,
+	// so its summary covers the whole export (default true via CLI).
+	WaitForOthers bool
+}
+
+// Summary is the outcome of a backfill run.
+type Summary struct {
+	ExportID    string
+	SourceTable string
+	Status      ledger.ExportStatus
+	// This run's own work.
+	FilesLoaded int
+	Items       int64
+	Duration    time.Duration
+	// FileErrors are the files this run could not load, with why.
+	FileErrors []*FileError
+}
+
+// Complete reports whether the whole export is accounted for: every file
+// done and loaded + skipped + rejected equal to the manifest's item count.
+func (s *Summary) Complete() bool { return s.Status.Complete() && len(s.FileErrors) == 0 }
+
+// FileError is a data file that could not be loaded.
+type FileError struct {
+	File     string
+	Attempts int
+	Err      error
+}
+
+func (e *FileError) Error() string {
+	return fmt.Sprintf("loading export file %s (attempt %d): %v", e.File, e.Attempts, e.Err)
+}
+
+func (e *FileError) Unwrap() error { return e.Err }
+
+// IncompleteError says the run finished without the whole export loaded.
+type IncompleteError struct {
+	Summary *Summary
+}
+
+func (e *IncompleteError) Error() string {
+	s := e.Summary.Status
+	msg := fmt.Sprintf("backfill of export %s is incomplete: %d of %d files done, %d failed, %d pending; items accounted %d of %d",
+		e.Summary.ExportID, s.Done, s.Files, s.Failed, s.Pending, s.Loaded+s.Skipped+s.Rejected, s.ManifestItems)
+	for _, fe := range e.Summary.FileErrors {
+		msg += "\n  " + fe.Error()
+	}
+	return msg
+}
+
+func (c *Config) defaults() error {
+	if c.Pool == nil || c.Mapping == nil || c.Export == nil || c.Ledger == nil {
+		return errors.New("load: Pool, Mapping, Export and Ledger are required")
+	}
+	if c.Workers <= 0 {
+		c.Workers = runtime.NumCPU()
+	}
+	if c.ChunkItems <= 0 {
+		c.ChunkItems = 4096
+	}
+	if c.SharedSpillRows <= 0 {
+		c.SharedSpillRows = 100_000
+	}
+	if c.MaxAttempts <= 0 {
+		c.MaxAttempts = 5
+	}
+	if c.WorkerID == "" {
+		host, _ := os.Hostname()
+		c.WorkerID = fmt.Sprintf("%s:%d", host, os.Getpid())
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Progress == nil {
+		c.Progress = func(progress.Snapshot) {}
+	}
+	return nil
+}
+
+// Run loads the export. It returns an *IncompleteError when it finished but
+// not every file could be loaded; other errors mean it could not run.
+// Rejected items are not errors: they are in the summary and the ledger.
+func Run(ctx context.Context, cfg Config) (*Summary, error) {
+	if err := cfg.defaults(); err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	e := cfg.Export
+	if e.Incremental() {
+		return nil, fmt.Errorf("export %s is an incremental export; the backfill loads full exports", e.ID())
+	}
+	files := e.Files()
+	lf := make([]ledger.ExportFile, len(files))
+	var total int64
+	for i, f := range files {
+		lf[i] = ledger.ExportFile{Key: f.Key, Index: i, ItemCount: f.ItemCount}
+		total += f.ItemCount
+	}
+	if err := cfg.Ledger.RegisterExport(ctx, cfg.Pool, ledger.Export{
+		ID: e.ID(), SourceTable: cfg.Mapping.Source.Table, URI: cfg.URI, Type: "FULL_EXPORT",
+		Format: e.Format(), ExportTime: e.ExportTime(), ItemCount: e.Summary().ItemCount,
+		Files: lf, MappingFingerprint: cfg.Mapping.Fingerprint(),
+	}); err != nil {
+		return nil, err
+	}
+	byKey := make(map[string]export.DataFile, len(files))
+	for _, f := range files {
+		byKey[f.Key] = f
+	}
+
+	r := &run{cfg: cfg, tables: rowsql.For(cfg.Mapping), files: byKey, start: start, itemsTotal: total, filesTotal: len(files)}
+	if st, err := cfg.Ledger.Status(ctx, cfg.Pool, e.ID()); err == nil {
+		r.filesDone.Store(int64(st.Done))
+		r.items.Store(st.Loaded + st.Skipped + st.Rejected)
+		r.rejected.Store(st.Rejected)
+	}
+	r.report()
+
+	var wg sync.WaitGroup
+	for w := 0; w < cfg.Workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.worker(ctx)
+		}()
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("backfill interrupted: %w", err)
+	}
+	if cfg.WaitForOthers {
+		if err := r.waitForOthers(ctx); err != nil {
+			return nil, err
+		}
+	}
+	st, err := cfg.Ledger.Status(ctx, cfg.Pool, e.ID())
+	if err != nil {
+		return nil, err
+	}
+	sum := &Summary{ExportID: e.ID(), SourceTable: cfg.Mapping.Source.Table, Status: st,
+		FilesLoaded: int(r.loadedByMe.Load()), Items: r.myItems.Load(), Duration: time.Since(start), FileErrors: r.fileErrors()}
+	if !sum.Complete() {
+		return sum, &IncompleteError{Summary: sum}
+	}
+	if err := cfg.Ledger.MarkExportFinished(ctx, cfg.Pool, e.ID()); err != nil {
+		return sum, err
+	}
+	return sum, nil
+}
+
+type run struct {
+	cfg        Config
+	tables     []*rowsql.Table
+	files      map[string]export.DataFile
+	start      time.Time
+	itemsTotal int64
+	filesTotal int
+
+	filesDone  atomic.Int64
+	items      atomic.Int64 // items accounted (whole export, as far as known)
+	rejected   atomic.Int64
+	myItems    atomic.Int64
+	loadedByMe atomic.Int64
+
+	mu     sync.Mutex
+	failed map[string]*FileError // files this process gave up on
+}
+
+func (r *run) report() {
+	r.cfg.Progress(progress.Snapshot{Step: "backfill", FilesDone: int(r.filesDone.Load()), FilesTotal: r.filesTotal,
+		Items: r.items.Load(), ItemsTotal: r.itemsTotal, Rejected: r.rejected.Load(), Elapsed: time.Since(r.start)})
+}
+
+func (r *run) skipList() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]string, 0, len(r.failed))
+	for k := range r.failed {
+		out = append(out, k)
+	}
+	return out
+}
+
+func (r *run) fileErrors() []*FileError {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]*FileError, 0, len(r.failed))
+	for _, fe := range r.failed {
+		out = append(out, fe)
+	}
+	return out
+}
+
+// worker claims and loads files until none is claimable.
+func (r *run) worker(ctx context.Context) {
+	log := r.cfg.Logger
+	for ctx.Err() == nil {
+		res, err := r.loadNext(ctx, false)
+		if err == nil && res == nil {
+			return // nothing claimable
+		}
+		if err == nil {
+			continue
+		}
+		var fe *FileError
+		if !errors.As(err, &fe) {
+			log.Error("backfill worker stopped", "err", err)
+			r.recordFailure(&FileError{File: "(claim)", Err: err})
+			return
+		}
+		log.Warn("file failed", "file", fe.File, "attempt", fe.Attempts, "err", fe.Err)
+	}
+}
+
+func (r *run) recordFailure(fe *FileError) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.failed == nil {
+		r.failed = map[string]*FileError{}
+	}
+	r.failed[fe.File] = fe
+}
+
+// loadNext claims one file and loads it, retrying transient failures. It
+// returns (nil, nil) when no file is claimable.
+func (r *run) loadNext(ctx context.Context, _ bool) (*ledger.FileResult, error) {
+	careful := false
+	var lastErr error
+	for attempt := 1; ; attempt++ {
+		res, key, err := r.loadOne(ctx, careful)
+		if err == nil {
+			return res, nil // res nil: nothing to claim
+		}
+		if key == "" {
+			return nil, err
+		}
+		lastErr = err
+		class := pgerr.Classify(err)
+		if class == pgerr.Canceled || ctx.Err() != nil {
+			return nil, &FileError{File: key, Attempts: attempt, Err: err}
+		}
+		if pgerr.Code(err) == "23505" && !careful {
+			// Rows for "fresh" items already exist (tables loaded by
+			// other means): redo the file deleting each item's rows first.
+			careful = true
+			continue
+		}
+		if class == pgerr.Retryable && attempt < r.cfg.MaxAttempts {
+			backoff := time.Duration(1<<min(attempt, 6)) * 100 * time.Millisecond
+			backoff += time.Duration(rand.Int64N(int64(backoff)))
+			r.cfg.Logger.Warn("retrying file after transient error", "file", key, "attempt", attempt,
+				"sqlstate", pgerr.Code(err), "err", err, "backoff", backoff)
+			select {
+			case <-ctx.Done():
+			case <-time.After(backoff):
+			}
+			continue
+		}
+		fe := &FileError{File: key, Attempts: attempt, Err: lastErr}
+		r.recordFailure(fe)
+		// Best effort: the run's own summary has the error either way.
+		_ = r.cfg.Ledger.MarkFileFailed(context.WithoutCancel(ctx), r.cfg.Pool, r.cfg.Export.ID(), key, r.cfg.WorkerID, err)
+		return nil, fe
+	}
+}
+
+// waitForOthers polls until the files other processes hold are done or
+// released, loading released ones itself.
+func (r *run) waitForOthers(ctx context.Context) error {
+	for {
+		st, err := r.cfg.Ledger.Status(ctx, r.cfg.Pool, r.cfg.Export.ID())
+		if err != nil {
+			return err
+		}
+		mine := len(r.fileErrors())
+		if st.Done+mine >= st.Files || st.Pending+st.Failed <= mine {
+			return nil
+		}
+		// Another process may have died: try to claim what it held.
+		res, err := r.loadNext(ctx, false)
+		if err != nil {
+			var fe *FileError
+			if !errors.As(err, &fe) {
+				return err
+			}
+			continue
+		}
+		if res != nil {
+			continue
+		}
+		r.report()
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for other processes' files: %w", ctx.Err())
+		case <-time.After(time.Second):
+		}
+	}
+}
