@@ -107,7 +107,7 @@ Exit codes: 0 all loaded; 3 finished but some items were rejected; 1 failed; 2 u
 	f.StringVar(&exportURI, "export", "", "export folder: local path or s3://bucket/prefix/AWSDynamoDB/<exportId>")
 	f.StringVar(&dbURL, "database-url", "", "PostgreSQL URL (default $DATABASE_URL)")
 	f.IntVar(&workers, "workers", 0, "files loaded at once (default: CPU count)")
-	f.IntVar(&chunk, "chunk-items", 0, "items per round trip to PostgreSQL (default 4096)")
+	f.IntVar(&chunk, "chunk-items", 0, "items per round trip to PostgreSQL (default 1024)")
 	f.StringVar(&stateSchema, "state-schema", ledger.DefaultSchema, "schema of ddb2pg's bookkeeping tables")
 	f.StringVar(&progressMode, "progress", "auto", "progress display: auto, bar, log or none")
 	return cmd

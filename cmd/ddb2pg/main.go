@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 
@@ -46,8 +47,9 @@ func (e *exitError) Error() string {
 func (e *exitError) Unwrap() error { return e.err }
 
 type globalFlags struct {
-	logLevel  string
-	logFormat string
+	logLevel   string
+	logFormat  string
+	cpuProfile string
 }
 
 var globals globalFlags
@@ -61,6 +63,10 @@ func newRootCmd() *cobra.Command {
 	}
 	root.PersistentFlags().StringVar(&globals.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	root.PersistentFlags().StringVar(&globals.logFormat, "log-format", "text", "log format: text or json")
+	root.PersistentFlags().StringVar(&globals.cpuProfile, "cpuprofile", "", "write a CPU profile to this file (for performance reports)")
+	_ = root.PersistentFlags().MarkHidden("cpuprofile")
+	root.PersistentPreRunE = func(*cobra.Command, []string) error { return startProfile() }
+	root.PersistentPostRun = func(*cobra.Command, []string) { stopProfile() }
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newSchemaCmd(), newBackfillCmd(), newExportCmd(), newVersionCmd())
 	return root
@@ -82,6 +88,27 @@ func logger() (*slog.Logger, error) {
 	return nil, usageError{fmt.Errorf("--log-format %q: want text or json", globals.logFormat)}
 }
 
+var profileFile *os.File
+
+func startProfile() error {
+	if globals.cpuProfile == "" {
+		return nil
+	}
+	f, err := os.Create(globals.cpuProfile)
+	if err != nil {
+		return usageError{fmt.Errorf("--cpuprofile: %w", err)}
+	}
+	profileFile = f
+	return pprof.StartCPUProfile(f)
+}
+
+func stopProfile() {
+	if profileFile != nil {
+		pprof.StopCPUProfile()
+		profileFile.Close()
+	}
+}
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -92,6 +119,7 @@ func run(ctx context.Context, args []string) int {
 	root := newRootCmd()
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
+	stopProfile() // PersistentPostRun is skipped when the command fails
 	if err == nil {
 		return exitOK
 	}

@@ -52,6 +52,11 @@ func (r *run) loadOne(ctx context.Context, careful bool) (*ledger.FileResult, st
 		r.rejected.Add(-fl.res.Rejected)
 		return nil, df.Key, err
 	}
+	for ti, sb := range fl.shared {
+		if sb != nil {
+			r.committed.add(ti, sb.seen)
+		}
+	}
 	r.filesDone.Add(1)
 	r.loadedByMe.Add(1)
 	r.myItems.Add(fl.processed)
@@ -61,9 +66,10 @@ func (r *run) loadOne(ctx context.Context, careful bool) (*ledger.FileResult, st
 	return &fl.res, df.Key, nil
 }
 
+// pendingItem is a mapped item waiting for its chunk's flush. The decoded
+// item itself is not kept: memory per queued item is its rows only.
 type pendingItem struct {
 	key  string
-	item ddbitem.Item
 	rows mapping.Rows
 }
 
@@ -129,7 +135,7 @@ func (fl *fileLoad) handle(ctx context.Context, line int64, data []byte) error {
 			RawValue: rej.Raw, Reason: rej.Reason})
 		return nil
 	}
-	fl.chunk = append(fl.chunk, pendingItem{key: string(key), item: rec.Item, rows: rows})
+	fl.chunk = append(fl.chunk, pendingItem{key: string(key), rows: rows})
 	if len(fl.chunk) >= fl.r.cfg.ChunkItems {
 		if err := fl.flush(ctx); err != nil {
 			return err
@@ -173,11 +179,15 @@ func (fl *fileLoad) flush(ctx context.Context) error {
 		if last[p.key] != i || (fresh && !fl.careful) {
 			continue
 		}
+		keyItem, err := m.KeyItem(ddbitem.Key(p.key))
+		if err != nil {
+			return fmt.Errorf("item %s: %w", p.key, err)
+		}
 		for _, rt := range fl.r.tables {
 			if rt.T.Shared {
 				continue
 			}
-			kv, ok, err := m.KeyValues(rt.T, p.item)
+			kv, ok, err := m.KeyValues(rt.T, keyItem)
 			if err != nil {
 				return fmt.Errorf("item %s: key columns of %s: %w", p.key, rt.T.Name, err)
 			}
@@ -231,8 +241,8 @@ func (fl *fileLoad) addShared(ctx context.Context, ti int, rt *rowsql.Table, cla
 			continue
 		}
 		for _, row := range p.rows[ti] {
-			pk := pkString(rt.T, row)
-			if _, dup := sb.seen[pk]; dup {
+			pk := rt.T.PKString(row)
+			if _, dup := sb.seen[pk]; dup || fl.r.committed.has(ti, pk) {
 				continue
 			}
 			sb.seen[pk] = struct{}{}
@@ -298,13 +308,3 @@ func (fl *fileLoad) finish(ctx context.Context) error {
 	}
 	return fl.r.cfg.Ledger.InsertRejects(ctx, fl.tx, fl.rejects)
 }
-
-// pkString is a dedupe key for a row's primary key values.
-func pkString(t *mapping.Table, row []any) string {
-	var sb strings.Builder
-	for _, i := range t.PKIndexes {
-		fmt.Fprintf(&sb, "%v\x00", row[i])
-	}
-	return sb.String()
-}
-

@@ -44,7 +44,7 @@ type Config struct {
 	// Workers is the number of files loaded at once (default: CPU count).
 	Workers int
 	// ChunkItems bounds how many items are held in memory per worker
-	// between round trips to PostgreSQL (default 4096).
+	// between round trips to PostgreSQL (default 1024).
 	ChunkItems int
 	// SharedSpillRows bounds the distinct shared-table rows a worker keeps
 	// in memory per file before spilling them to its staging table.
@@ -113,7 +113,7 @@ func (c *Config) defaults() error {
 		c.Workers = runtime.NumCPU()
 	}
 	if c.ChunkItems <= 0 {
-		c.ChunkItems = 4096
+		c.ChunkItems = 1024
 	}
 	if c.SharedSpillRows <= 0 {
 		c.SharedSpillRows = 100_000
@@ -221,6 +221,8 @@ type run struct {
 
 	mu     sync.Mutex
 	failed map[string]*FileError // files this process gave up on
+
+	committed committedShared
 }
 
 func (r *run) report() {

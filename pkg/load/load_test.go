@@ -1,0 +1,433 @@
+package load_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/ddb2pg/ddb2pg/internal/exportgen"
+	"github.com/ddb2pg/ddb2pg/internal/teststack"
+	"github.com/ddb2pg/ddb2pg/pkg/export"
+	"github.com/ddb2pg/ddb2pg/pkg/ledger"
+	"github.com/ddb2pg/ddb2pg/pkg/load"
+	"github.com/ddb2pg/ddb2pg/pkg/mapping"
+	"github.com/ddb2pg/ddb2pg/pkg/schema"
+)
+
+func TestMain(m *testing.M) { os.Exit(teststack.Run(m)) }
+
+var orderTables = []string{"customers", "orders", "order_items"}
+
+func sampleMapping(t *testing.T) *mapping.Mapping {
+	t.Helper()
+	m, err := mapping.Load("../../examples/orders/mapping.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func openDB(t *testing.T, dsn string, conns int32) *pgxpool.Pool {
+	t.Helper()
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.MaxConns = conns
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
+}
+
+// backfill prepares the schema and runs one backfill of the export folder.
+func backfill(t *testing.T, pool *pgxpool.Pool, m *mapping.Mapping, folder string, workers int) (*load.Summary, error) {
+	t.Helper()
+	ctx := context.Background()
+	led, err := ledger.New("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := led.Ensure(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := schema.Ensure(ctx, pool, m); err != nil {
+		t.Fatal(err)
+	}
+	exp, err := export.Open(ctx, folder)
+	if err != nil {
+		return nil, err
+	}
+	return load.Run(ctx, load.Config{Pool: pool, Mapping: m, Export: exp, Ledger: led, URI: folder,
+		Workers: workers, ChunkItems: 64, WaitForOthers: true})
+}
+
+// dump renders the tables' full contents in a canonical order, so two
+// databases can be compared exactly.
+func dump(t *testing.T, pool *pgxpool.Pool, tables ...string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, tb := range tables {
+		var s string
+		if err := pool.QueryRow(context.Background(),
+			fmt.Sprintf(`SELECT coalesce(string_agg(x::text, E'\n' ORDER BY x::text), '') FROM %s x`, tb)).Scan(&s); err != nil {
+			t.Fatalf("dumping %s: %v", tb, err)
+		}
+		out[tb] = s
+	}
+	return out
+}
+
+func count(t *testing.T, pool *pgxpool.Pool, sql string, args ...any) int64 {
+	t.Helper()
+	var n int64
+	if err := pool.QueryRow(context.Background(), sql, args...).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	return n
+}
+
+func TestBackfillLoadsGeneratedExportExactly(t *testing.T) {
+	t.Parallel()
+	cfg := exportgen.Config{Orders: 700, Files: 5, Seed: 11, EdgeCases: true, BadItems: 5, Prefix: "exports/orders"}
+	w, err := exportgen.WriteExport(t.TempDir(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := openDB(t, teststack.Postgres(t), 6)
+	m := sampleMapping(t)
+	sum, err := backfill(t, pool, m, w.Folder, 3)
+	if err != nil {
+		t.Fatalf("backfill: %v", err)
+	}
+	st := sum.Status
+	if !sum.Complete() || st.Loaded != w.Stats.Orders || st.Rejected != w.Stats.Rejected || st.ManifestItems != 700 {
+		t.Fatalf("status %+v, want loaded %d rejected %d of 700", st, w.Stats.Orders, w.Stats.Rejected)
+	}
+	for tb, want := range map[string]int64{"orders": w.Stats.Orders, "order_items": w.Stats.OrderItems, "customers": w.Stats.Customers} {
+		if got := count(t, pool, "SELECT count(*) FROM "+tb); got != want {
+			t.Errorf("%s has %d rows, want %d", tb, got, want)
+		}
+	}
+	// Every bad order is recorded with its table, column and origin.
+	for _, b := range exportgen.BadOrders(cfg) {
+		var table, column, origin, reason string
+		err := pool.QueryRow(context.Background(), `SELECT pg_table, pg_column, origin, reason FROM ddb2pg.rejects WHERE item_key = $1`,
+			fmt.Sprintf(`[{"S":%q}]`, b.OrderID)).Scan(&table, &column, &origin, &reason)
+		if err != nil {
+			t.Fatalf("reject of %s (%s): %v", b.OrderID, b.Kind, err)
+		}
+		if table != b.Table || column != b.Column || !strings.Contains(origin, "line ") || reason == "" {
+			t.Errorf("reject of %s: table %s column %s origin %q reason %q; want %s.%s", b.OrderID, table, column, origin, reason, b.Table, b.Column)
+		}
+		if n := count(t, pool, "SELECT count(*) FROM orders WHERE id = $1", b.OrderID); n != 0 {
+			t.Errorf("rejected order %s has rows", b.OrderID)
+		}
+	}
+	// Exact values survive: a 38-digit number inside attrs, totals exact.
+	if n := count(t, pool, `SELECT count(*) FROM orders WHERE total IS NULL OR total <> (SELECT sum(quantity * price_at_purchase) FROM order_items i WHERE i.order_id = orders.id)
+		AND EXISTS (SELECT 1 FROM order_items i WHERE i.order_id = orders.id)`); n != 0 {
+		t.Errorf("%d orders whose total is not the exact sum of their lines", n)
+	}
+
+	// A rerun of a finished backfill changes nothing.
+	before := dump(t, pool, orderTables...)
+	sum2, err := backfill(t, pool, m, w.Folder, 2)
+	if err != nil || sum2.FilesLoaded != 0 || !sum2.Complete() {
+		t.Fatalf("rerun: %v (files loaded %d)", err, sum2.FilesLoaded)
+	}
+	after := dump(t, pool, orderTables...)
+	for _, tb := range orderTables {
+		if before[tb] != after[tb] {
+			t.Errorf("rerun changed %s", tb)
+		}
+	}
+	if n := count(t, pool, "SELECT count(*) FROM ddb2pg.rejects"); n != w.Stats.Rejected {
+		t.Errorf("rerun duplicated rejects: %d", n)
+	}
+}
+
+func TestBackfillSeveralProcessesShareOneExport(t *testing.T) {
+	t.Parallel()
+	cfg := exportgen.Config{Orders: 900, Files: 9, Seed: 5, EdgeCases: true}
+	w, err := exportgen.WriteExport(t.TempDir(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := sampleMapping(t)
+	clean := openDB(t, teststack.Postgres(t), 4)
+	if _, err := backfill(t, clean, m, w.Folder, 1); err != nil {
+		t.Fatal(err)
+	}
+	shared := teststack.Postgres(t)
+	var wg sync.WaitGroup
+	sums := make([]*load.Summary, 3)
+	errs := make([]error, 3)
+	// Prepare once so the processes race only on files.
+	backfillPrepare(t, openDB(t, shared, 2), m)
+	for i := range sums {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sums[i], errs[i] = backfill(t, openDB(t, shared, 4), m, w.Folder, 2)
+		}()
+	}
+	wg.Wait()
+	files := 0
+	for i := range sums {
+		if errs[i] != nil {
+			t.Fatalf("process %d: %v", i, errs[i])
+		}
+		files += sums[i].FilesLoaded
+		if !sums[i].Complete() {
+			t.Errorf("process %d does not see a complete export: %+v", i, sums[i].Status)
+		}
+	}
+	if files != 9 {
+		t.Errorf("the processes loaded %d files together, want each of the 9 exactly once", files)
+	}
+	a, b := dump(t, clean, orderTables...), dump(t, openDB(t, shared, 1), orderTables...)
+	for _, tb := range orderTables {
+		if a[tb] != b[tb] {
+			t.Errorf("table %s differs from a single-process load", tb)
+		}
+	}
+}
+
+func backfillPrepare(t *testing.T, pool *pgxpool.Pool, m *mapping.Mapping) {
+	t.Helper()
+	led, _ := ledger.New("")
+	if err := led.Ensure(context.Background(), pool); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := schema.Ensure(context.Background(), pool, m); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The stream may have applied items before the backfill runs: an export
+// copy never overwrites a newer stream-applied state, and a deleted item is
+// never resurrected.
+func TestBackfillNeverOverwritesStreamState(t *testing.T) {
+	t.Parallel()
+	cfg := exportgen.Config{Orders: 50, Files: 2, Seed: 3}
+	w, err := exportgen.WriteExport(t.TempDir(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := sampleMapping(t)
+	pool := openDB(t, teststack.Postgres(t), 4)
+	backfillPrepare(t, pool, m)
+	ctx := context.Background()
+	changed, deleted := exportgen.OrderID(7), exportgen.OrderID(9)
+	// What the stream applied: a newer version of one order, a delete of another.
+	if _, err := pool.Exec(ctx, `INSERT INTO ddb2pg.items (source_table, item_key, origin, seq, shard_id, deleted) VALUES
+		('Orders', $1, 'stream', 100000000000000000001, 'shardId-1', false),
+		('Orders', $2, 'stream', 100000000000000000002, 'shardId-1', true)`,
+		fmt.Sprintf(`[{"S":%q}]`, changed), fmt.Sprintf(`[{"S":%q}]`, deleted)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `INSERT INTO orders (id, status, total) VALUES ($1, 'FROM-STREAM', 1.00)`, changed); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := backfill(t, pool, m, w.Folder, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Status.Skipped != 2 || sum.Status.Loaded != 48 || !sum.Complete() {
+		t.Fatalf("status %+v: want 2 skipped (newer in stream), 48 loaded, complete", sum.Status)
+	}
+	var status string
+	if err := pool.QueryRow(ctx, `SELECT status FROM orders WHERE id = $1`, changed).Scan(&status); err != nil || status != "FROM-STREAM" {
+		t.Errorf("stream-applied order was overwritten: status %q, err %v", status, err)
+	}
+	if n := count(t, pool, `SELECT count(*) FROM orders WHERE id = $1`, deleted) + count(t, pool, `SELECT count(*) FROM order_items WHERE order_id = $1`, deleted); n != 0 {
+		t.Errorf("deleted order was resurrected by the export (%d rows)", n)
+	}
+}
+
+// A later full export replaces the rows of items loaded from an earlier one:
+// a shortened items list deletes the dropped child rows.
+func TestBackfillNewerExportReplacesItemRows(t *testing.T) {
+	t.Parallel()
+	m := sampleMapping(t)
+	pool := openDB(t, teststack.Postgres(t), 4)
+	dir := t.TempDir()
+	cfg := exportgen.Config{Orders: 30, Seed: 2}
+	first, err := exportgen.WriteExportFromItems(filepath.Join(dir, "a"), exportgen.ExportOptions{Seed: 1}, exportgen.Orders(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := backfill(t, pool, m, first.Folder, 1); err != nil {
+		t.Fatal(err)
+	}
+	// Find an order with at least two lines and keep only its first line.
+	var target string
+	if err := pool.QueryRow(context.Background(), `SELECT order_id FROM order_items GROUP BY order_id HAVING count(*) >= 2 ORDER BY order_id LIMIT 1`).Scan(&target); err != nil {
+		t.Fatal(err)
+	}
+	var items []exportgenItem
+	for it := range exportgen.Orders(cfg) {
+		if it["orderId"].Str == target {
+			v := it["items"]
+			v.List = v.List[:1]
+			it["items"] = v
+			it["status"] = strValue("CANCELLED")
+		}
+		items = append(items, it)
+	}
+	second, err := exportgen.WriteExportFromItems(filepath.Join(dir, "b"),
+		exportgen.ExportOptions{Seed: 2, ExportTime: exportgen.DefaultExportTime.Add(time.Hour)}, seq(items))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := backfill(t, pool, m, second.Folder, 1)
+	if err != nil || !sum.Complete() {
+		t.Fatalf("second export: %v", err)
+	}
+	if n := count(t, pool, `SELECT count(*) FROM order_items WHERE order_id = $1`, target); n != 1 {
+		t.Errorf("order %s has %d item rows after its list shrank to 1", target, n)
+	}
+	var status string
+	_ = pool.QueryRow(context.Background(), `SELECT status FROM orders WHERE id = $1`, target).Scan(&status)
+	if status != "CANCELLED" {
+		t.Errorf("order %s status %q, want the newer export's CANCELLED", target, status)
+	}
+	// The older export, loaded again, is not allowed to regress the item.
+	if _, err := backfill(t, pool, m, first.Folder, 1); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, pool, `SELECT count(*) FROM order_items WHERE order_id = $1`, target); n != 1 {
+		t.Errorf("older export regressed order %s", target)
+	}
+}
+
+// Not parallel: it points the SDK's standard environment at MinIO, exactly
+// as an operator would.
+func TestBackfillFromS3(t *testing.T) {
+	s3env := teststack.S3(t)
+	s3env.Setenv(t)
+	cfg := exportgen.Config{Orders: 200, Files: 3, Seed: 9, Prefix: "exp/orders", Bucket: s3env.Bucket}
+	dir := t.TempDir()
+	w, err := exportgen.WriteExport(dir, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uploadDir(t, s3env, dir)
+	pool := openDB(t, teststack.Postgres(t), 4)
+	sum, err := backfill(t, pool, sampleMapping(t), w.S3URL(), 2)
+	if err != nil {
+		t.Fatalf("backfill from %s: %v", w.S3URL(), err)
+	}
+	if !sum.Complete() || sum.Status.Loaded != 200 {
+		t.Fatalf("status %+v", sum.Status)
+	}
+	if n := count(t, pool, "SELECT count(*) FROM orders"); n != 200 {
+		t.Errorf("%d orders", n)
+	}
+}
+
+func TestBackfillDamagedFilesNeverCountAsLoaded(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name    string
+		damage  func(t *testing.T, w *exportgen.Written)
+		wantErr string
+	}{
+		{"truncated gzip", func(t *testing.T, w *exportgen.Written) {
+			b := readFile(t, w.Files[1])
+			writeFile(t, w.Files[1], b[:len(b)/2])
+		}, "truncated"},
+		{"md5 mismatch", func(t *testing.T, w *exportgen.Written) {
+			// A valid gzip of different content: only the checksum tells.
+			writeFile(t, w.Files[1], readFile(t, w.Files[0]))
+		}, "md5"},
+		{"missing data file", func(t *testing.T, w *exportgen.Written) {
+			if err := os.Remove(w.Files[1]); err != nil {
+				t.Fatal(err)
+			}
+		}, "not found"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			w, err := exportgen.WriteExport(t.TempDir(), exportgen.Config{Orders: 90, Files: 3, Seed: 4})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.damage(t, w)
+			pool := openDB(t, teststack.Postgres(t), 4)
+			sum, err := backfill(t, pool, sampleMapping(t), w.Folder, 2)
+			var inc *load.IncompleteError
+			if !errors.As(err, &inc) {
+				t.Fatalf("err = %v, want an IncompleteError", err)
+			}
+			name := filepath.Base(w.Files[1])
+			if !strings.Contains(err.Error(), name) || !strings.Contains(strings.ToLower(err.Error()), c.wantErr) {
+				t.Errorf("error %q should name the file %s and say %q", err, name, c.wantErr)
+			}
+			if sum.Complete() || sum.Status.Done != 2 || sum.Status.Failed != 1 {
+				t.Errorf("status %+v: want 2 files done, 1 failed, incomplete", sum.Status)
+			}
+			// The damaged file's items are not in the tables: 60 of 90.
+			if n := count(t, pool, "SELECT count(*) FROM orders"); n != 60 {
+				t.Errorf("%d orders loaded, want the 60 of the two good files", n)
+			}
+		})
+	}
+}
+
+// Lines that are not items are recorded as rejected with file and line;
+// the rest of the file loads.
+func TestBackfillRejectsUndecodableLines(t *testing.T) {
+	t.Parallel()
+	lines := [][]byte{
+		[]byte(`{"Item":{"orderId":{"S":"o-1"},"customerId":{"S":"c-1"},"total":{"N":"1.50"}}}`),
+		[]byte(`this is not json`),
+		[]byte(`{"Item":{"orderId":{"S":"o-2"},"customerId":{"S":"c-1"},"total":{"X":"1"}}}`),
+		[]byte(`{"Item":{"orderId":{"S":"o-3"},"customerId":{"S":"c-2"},"total":{"N":"2"}}}`),
+		[]byte(`{"Item":{"customerId":{"S":"c-3"}}}`),
+	}
+	w, err := exportgen.WriteExportFromLines(t.TempDir(), exportgen.ExportOptions{Seed: 5}, seq(lines))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := openDB(t, teststack.Postgres(t), 4)
+	sum, err := backfill(t, pool, sampleMapping(t), w.Folder, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sum.Complete() || sum.Status.Loaded != 2 || sum.Status.Rejected != 3 {
+		t.Fatalf("status %+v: want 2 loaded, 3 rejected, complete", sum.Status)
+	}
+	rows, err := pool.Query(context.Background(), `SELECT line, reason, file_key FROM ddb2pg.rejects ORDER BY line`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	want := map[int64]string{2: "undecodable", 3: `"X"`, 5: "orderId"}
+	for rows.Next() {
+		var line int64
+		var reason, file string
+		if err := rows.Scan(&line, &reason, &file); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(reason, want[line]) || !strings.HasSuffix(file, filepath.Base(w.Files[0])) {
+			t.Errorf("line %d: reason %q file %q; want it to mention %s", line, reason, file, want[line])
+		}
+		delete(want, line)
+	}
+	if len(want) != 0 {
+		t.Errorf("no reject recorded for lines %v", want)
+	}
+}
