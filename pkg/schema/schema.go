@@ -70,7 +70,14 @@ func Inspect(ctx context.Context, db DB, m *mapping.Mapping) ([]TableState, erro
 		states[i].Exists = true
 		var problems []string
 		if err := t.CheckColumns(cols); err != nil {
-			problems = append(problems, err.Error())
+			var ce *mapping.ColumnsError
+			if errors.As(err, &ce) {
+				for _, p := range ce.Problems {
+					problems = append(problems, fmt.Sprintf("column %s: %s", p.Column, p.Reason))
+				}
+			} else {
+				problems = append(problems, err.Error())
+			}
 		}
 		ok, err := hasUniqueIndexOn(ctx, db, t)
 		if err != nil {
