@@ -92,6 +92,7 @@ type fileLoad struct {
 	rejects   []ledger.Reject
 	res       ledger.FileResult
 	processed int64
+	dec       ddbjson.Decoder // reused: its scratch space survives across lines
 }
 
 func (fl *fileLoad) reject(line int64, key string, rej ledger.Reject) {
@@ -114,7 +115,7 @@ func (fl *fileLoad) reject(line int64, key string, rej ledger.Reject) {
 func (fl *fileLoad) handle(ctx context.Context, line int64, data []byte) error {
 	fl.processed++
 	fl.r.items.Add(1)
-	rec, err := ddbjson.DecodeExportLine(data)
+	rec, err := fl.dec.DecodeExportLine(data)
 	if err != nil {
 		fl.reject(line, "", ledger.Reject{RawValue: string(data), Reason: "undecodable line: " + err.Error()})
 		return nil

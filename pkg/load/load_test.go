@@ -431,3 +431,37 @@ func TestBackfillRejectsUndecodableLines(t *testing.T) {
 		t.Errorf("no reject recorded for lines %v", want)
 	}
 }
+
+// The genuine AWS export with every DynamoDB type loads into typed columns:
+// sets sorted, numbers exact, binary as bytes, the unmapped rest in jsonb.
+func TestBackfillGenuineEveryTypeExport(t *testing.T) {
+	t.Parallel()
+	folder := "../../../shared/real-world/exports/scylla-migrator-every-type/dynamodb-export/AWSDynamoDB/01715685260608-c488b4e1"
+	if _, err := os.Stat(folder); err != nil {
+		t.Fatalf("the shared real-world export is missing (it sits beside the clone): %v", err)
+	}
+	m, err := mapping.Load("testdata/every-type.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := openDB(t, teststack.Postgres(t), 2)
+	sum, err := backfill(t, pool, m, folder, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sum.Complete() || sum.Status.Loaded != 3 {
+		t.Fatalf("status %+v", sum.Status)
+	}
+	q := "(SELECT id, a, b, c, d, e, f, f_g, encode(j, 'escape') AS j, k, rest FROM every_type)"
+	got := dump(t, pool, q)[q]
+	want := []string{
+		`(K3TXQk84Si,f,,"{8gfX8dh0xa,fRjHZJ2Ce9}","{2,3}","[1, ""Dsb87qc6Es""]","{""g"": 9, ""h"": null, ""i"": true}",9,hello,"{""\\\\x69732066617374"",""\\\\x7363796c6c616462""}",{})`,
+		`(bar,,,,,,,,,,"{""baz"": 0}")`,
+		`(foo,,,,,,,,,,"{""bar"": 42}")`,
+	}
+	for _, w := range want {
+		if !strings.Contains(got, w) {
+			t.Errorf("missing row %s in\n%s", w, got)
+		}
+	}
+}
