@@ -37,7 +37,7 @@ func (r *run) loadOne(ctx context.Context, careful bool) (*ledger.FileResult, st
 	}
 	fl := &fileLoad{r: r, tx: tx, file: df, careful: careful,
 		res: ledger.FileResult{TableRows: map[string]int64{}}, shared: make([]*sharedBuf, len(r.tables))}
-	err = r.cfg.Export.ReadFile(ctx, df, func(line int64, data []byte) error { return fl.handle(ctx, line, data) })
+	err = fl.read(ctx)
 	if err == nil {
 		err = fl.finish(ctx)
 	}
@@ -93,6 +93,49 @@ type fileLoad struct {
 	res       ledger.FileResult
 	processed int64
 	dec       ddbjson.Decoder // reused: its scratch space survives across lines
+	// send hands a full chunk to the writer goroutine.
+	send func([]pendingItem) error
+}
+
+// read streams the file: this goroutine decodes and maps lines into chunks
+// while a writer goroutine sends the previous chunk to PostgreSQL, so Go's
+// CPU work and the server's overlap. At most three chunks per file are in
+// memory: one being filled, one queued, one being written. The writer is
+// the only user of the transaction until read returns.
+func (fl *fileLoad) read(ctx context.Context) error {
+	wctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	chunks := make(chan []pendingItem, 1)
+	done := make(chan error, 1)
+	go func() {
+		var werr error
+		for c := range chunks {
+			if werr == nil {
+				if werr = fl.flush(wctx, c); werr != nil {
+					cancel(werr)
+				}
+			}
+		}
+		done <- werr
+	}()
+	fl.send = func(c []pendingItem) error {
+		select {
+		case chunks <- c:
+			return nil
+		case <-wctx.Done():
+			return context.Cause(wctx)
+		}
+	}
+	err := fl.r.cfg.Export.ReadFile(wctx, fl.file, func(line int64, data []byte) error { return fl.handle(line, data) })
+	if err == nil && len(fl.chunk) > 0 {
+		err = fl.send(fl.chunk)
+		fl.chunk = nil
+	}
+	close(chunks)
+	if werr := <-done; werr != nil {
+		return werr // the writer's failure is the cause of any read error
+	}
+	return err
 }
 
 func (fl *fileLoad) reject(line int64, key string, rej ledger.Reject) {
@@ -112,7 +155,7 @@ func (fl *fileLoad) reject(line int64, key string, rej ledger.Reject) {
 
 // handle takes one data line: decode, key, map; rejected items are recorded
 // with their reason and origin, good ones are queued for the next flush.
-func (fl *fileLoad) handle(ctx context.Context, line int64, data []byte) error {
+func (fl *fileLoad) handle(line int64, data []byte) error {
 	fl.processed++
 	fl.r.items.Add(1)
 	rec, err := fl.dec.DecodeExportLine(data)
@@ -138,9 +181,10 @@ func (fl *fileLoad) handle(ctx context.Context, line int64, data []byte) error {
 	}
 	fl.chunk = append(fl.chunk, pendingItem{key: string(key), rows: rows})
 	if len(fl.chunk) >= fl.r.cfg.ChunkItems {
-		if err := fl.flush(ctx); err != nil {
+		if err := fl.send(fl.chunk); err != nil {
 			return err
 		}
+		fl.chunk = make([]pendingItem, 0, fl.r.cfg.ChunkItems)
 	}
 	if fl.processed%1024 == 0 {
 		fl.r.report()
@@ -149,17 +193,17 @@ func (fl *fileLoad) handle(ctx context.Context, line int64, data []byte) error {
 }
 
 // flush writes the queued items whose export copy wins over what is applied.
-func (fl *fileLoad) flush(ctx context.Context) error {
-	if len(fl.chunk) == 0 {
+func (fl *fileLoad) flush(ctx context.Context, chunk []pendingItem) error {
+	if len(chunk) == 0 {
 		return nil
 	}
 	// A key twice in one chunk: the later line is the item's state.
-	last := make(map[string]int, len(fl.chunk))
-	for i, p := range fl.chunk {
+	last := make(map[string]int, len(chunk))
+	for i, p := range chunk {
 		last[p.key] = i
 	}
 	keys := make([]string, 0, len(last))
-	for i, p := range fl.chunk {
+	for i, p := range chunk {
 		if last[p.key] == i {
 			keys = append(keys, p.key)
 		}
@@ -170,7 +214,7 @@ func (fl *fileLoad) flush(ctx context.Context) error {
 	}
 	m := fl.r.cfg.Mapping
 	var batch pgx.Batch
-	for i, p := range fl.chunk {
+	for i, p := range chunk {
 		fresh, won := claim.Won[p.key]
 		if !won {
 			fl.res.Skipped++
@@ -204,13 +248,13 @@ func (fl *fileLoad) flush(ctx context.Context) error {
 	}
 	for ti, rt := range fl.r.tables {
 		if rt.T.Shared {
-			if err := fl.addShared(ctx, ti, rt, claim, last); err != nil {
+			if err := fl.addShared(ctx, chunk, ti, rt, claim, last); err != nil {
 				return err
 			}
 			continue
 		}
 		var rows [][]any
-		for i, p := range fl.chunk {
+		for i, p := range chunk {
 			if _, won := claim.Won[p.key]; !won || last[p.key] != i {
 				continue
 			}
@@ -227,17 +271,16 @@ func (fl *fileLoad) flush(ctx context.Context) error {
 		}
 		fl.res.TableRows[rt.T.Name] += n
 	}
-	fl.chunk = fl.chunk[:0]
 	return nil
 }
 
-func (fl *fileLoad) addShared(ctx context.Context, ti int, rt *rowsql.Table, claim ledger.ExportClaim, last map[string]int) error {
+func (fl *fileLoad) addShared(ctx context.Context, chunk []pendingItem, ti int, rt *rowsql.Table, claim ledger.ExportClaim, last map[string]int) error {
 	sb := fl.shared[ti]
 	if sb == nil {
 		sb = &sharedBuf{seen: map[string]struct{}{}}
 		fl.shared[ti] = sb
 	}
-	for i, p := range fl.chunk {
+	for i, p := range chunk {
 		if _, won := claim.Won[p.key]; !won || last[p.key] != i {
 			continue
 		}
@@ -283,13 +326,10 @@ func (fl *fileLoad) spill(ctx context.Context, ti int, rt *rowsql.Table) error {
 	return nil
 }
 
-// finish flushes the last chunk, writes the shared rows and the rejects.
+// finish writes the shared rows and the rejects, after the last chunk.
 // Shared rows are written last, sorted by primary key, so concurrent workers
 // lock them in one order and hold the locks only until their commit.
 func (fl *fileLoad) finish(ctx context.Context) error {
-	if err := fl.flush(ctx); err != nil {
-		return err
-	}
 	for ti, rt := range fl.r.tables {
 		sb := fl.shared[ti]
 		if sb == nil || (len(sb.rows) == 0 && !sb.spilled) {
