@@ -11,4 +11,5 @@ scripts/install-deps.sh >/dev/null
 go build -o bin/ddb2pg ./cmd/ddb2pg
 go build -o bin/bench ./scripts/bench
 # shellcheck disable=SC2086 # BENCH_FLAGS is a list of flags
-exec scripts/stack.sh run -- bin/bench ${BENCH_FLAGS:-} "$@"
+# A durable PostgreSQL: see scripts/stack.sh.
+STACK_PG_DURABLE=1 exec scripts/stack.sh run -- bin/bench ${BENCH_FLAGS:-} "$@"

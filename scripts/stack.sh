@@ -161,13 +161,19 @@ start_pg() {
 		show_log "$DIR/logs/initdb.log"
 		die "initdb failed"
 	fi
+	# Throwaway cluster: durability off for speed, unless STACK_PG_DURABLE=1
+	# (benchmarks: a per-transaction baseline must pay its WAL flushes, as it
+	# does in production). Set on the command line, these would override
+	# ALTER SYSTEM, so they are left out entirely when durable.
+	local durability="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+	[ "${STACK_PG_DURABLE:-}" = 1 ] && durability=""
 	for attempt in 1 2 3; do
 		free_port
-		# Throwaway cluster: durability off for speed; 200 connections because
-		# several test binaries share it, each with its pools.
+		# 200 connections because several test binaries share the server,
+		# each with its pools.
 		if as_pg "$PGBIN/pg_ctl" -D "$data" -l "$pgroot/postgres.log" -w -t "$START_TIMEOUT" -s \
 			-o "-c listen_addresses=127.0.0.1 -c port=$PORT -c unix_socket_directories=$pgroot/sock \
--c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" start 8>&-; then
+$durability -c max_connections=200" start 8>&-; then
 			PG_PORT=$PORT
 			head -n1 "$data/postmaster.pid" >"$DIR/postgres.pid"
 			return 0

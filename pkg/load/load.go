@@ -298,11 +298,14 @@ func (r *run) loadNext(ctx context.Context, _ bool) (*ledger.FileResult, error) 
 		if class == pgerr.Canceled || ctx.Err() != nil {
 			return nil, &FileError{File: key, Attempts: attempt, Err: err}
 		}
-		if pgerr.Code(err) == "23505" && !careful {
-			// Rows for "fresh" items already exist (tables loaded by
-			// other means): redo the file deleting each item's rows first.
+		if pgerr.Code(err) == "23505" {
+			// A unique violation means a row appeared that the file's
+			// reading did not see: the stream recorded one of the items
+			// meanwhile (the retry sees it and skips the item), or rows of
+			// "fresh" items exist because the tables were loaded by other
+			// means (the careful retry deletes each item's rows first).
 			careful = true
-			continue
+			class = pgerr.Retryable
 		}
 		if class == pgerr.Retryable && attempt < r.cfg.MaxAttempts {
 			backoff := time.Duration(1<<min(attempt, 6)) * 100 * time.Millisecond

@@ -125,6 +125,17 @@ func durable(ctx context.Context, conn *pgx.Conn) (func(), error) {
 		return nil, err
 	}
 	time.Sleep(200 * time.Millisecond)
+	// A setting given on the server's command line wins over ALTER SYSTEM:
+	// check that durability really is on rather than report a wrong baseline.
+	for _, s := range settings {
+		var v string
+		if err := conn.QueryRow(ctx, "SELECT current_setting($1)", s).Scan(&v); err != nil {
+			return nil, err
+		}
+		if v != "on" {
+			return nil, fmt.Errorf("%s is still %q (set on the server's command line?): the bench needs a durable server (STACK_PG_DURABLE=1 scripts/stack.sh)", s, v)
+		}
+	}
 	return func() {
 		for _, s := range settings {
 			_, _ = conn.Exec(context.Background(), fmt.Sprintf("ALTER SYSTEM SET %s = %s", s, pgx.Identifier{old[s]}.Sanitize()))
