@@ -2,7 +2,7 @@
 # Installs what the local stack needs into a version-keyed cache outside the clone,
 # so a fresh clone reuses it. Idempotent: each piece is skipped when already cached.
 #
-#   scripts/install-deps.sh [pg] [minio] [ddb]     (no argument: all three)
+#   scripts/install-deps.sh [pg] [minio] [ddb] [chromium]   (no argument: all)
 #
 #   DDB2PG_CACHE (default $HOME/.cache/ddb2pg)
 #   PGBIN, MINIO_BIN, DDBLOCAL_DIR: use these instead of installing
@@ -20,14 +20,15 @@ mkdir -p "$CACHE"
 log() { echo "install-deps: $*" >&2; }
 die() { log "$*"; exit 1; }
 
-want_pg=0 want_minio=0 want_ddb=0
-[ $# -eq 0 ] && set -- pg minio ddb
+want_pg=0 want_minio=0 want_ddb=0 want_chromium=0
+[ $# -eq 0 ] && set -- pg minio ddb chromium
 for c in "$@"; do
 	case "$c" in
 	pg) want_pg=1 ;;
 	minio) want_minio=1 ;;
 	ddb) want_ddb=1 ;;
-	*) die "unknown component '$c' (want pg, minio or ddb)" ;;
+	chromium) want_chromium=1 ;;
+	*) die "unknown component '$c' (want pg, minio, ddb or chromium)" ;;
 	esac
 done
 
@@ -60,6 +61,17 @@ fi
 if [ "$want_ddb" = 1 ] && ! command -v java >/dev/null 2>&1; then
 	log "java not found; installing openjdk-17-jre-headless"
 	apt_install openjdk-17-jre-headless
+fi
+
+# Headless Chromium renders verify's HTML report in a test. Debian's package;
+# not cached by version (apt owns it).
+if [ "$want_chromium" = 1 ] && ! command -v chromium >/dev/null 2>&1; then
+	if [ "$(id -u)" -eq 0 ]; then
+		log "chromium not found; installing Debian's chromium (for the HTML report test)"
+		apt_install chromium
+	else
+		log "chromium not found and not root: the HTML report test will be skipped (or fail in CI)"
+	fi
 fi
 
 # MinIO, built from source with the Go toolchain (about 3 minutes, once).
