@@ -1,0 +1,59 @@
+package rowsql
+
+import (
+	"testing"
+
+	"github.com/ddb2pg/ddb2pg/pkg/mapping"
+)
+
+const testMapping = `version: 1
+source:
+  table: Orders
+  key: [orderId]
+tables:
+  - name: sales.customers
+    primary_key: [id]
+    shared: true
+    columns:
+      - {name: id, from: customerId, type: text}
+      - {name: "Name", from: customerName, type: text}
+  - name: order_items
+    for_each: items
+    primary_key: [order_id, line]
+    columns:
+      - {name: order_id, from: $.orderId, type: text}
+      - {name: line, from: "#index", type: integer}
+      - {name: qty, from: quantity, type: integer}
+  - name: tags
+    primary_key: [tag]
+    shared: true
+    for_each: tags
+    columns:
+      - {name: tag, from: "#value", type: text}
+`
+
+func TestStatements(t *testing.T) {
+	t.Parallel()
+	m, err := mapping.Parse("test.yaml", []byte(testMapping))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tables := For(m)
+	cases := []struct {
+		name, got, want string
+	}{
+		{"shared insert", tables[0].Insert, `INSERT INTO "sales"."customers" AS t ("id", "Name") VALUES ($1, $2)`},
+		{"shared upsert", tables[0].Upsert, `INSERT INTO "sales"."customers" AS t ("id", "Name") VALUES ($1, $2) ON CONFLICT ("id") DO UPDATE SET "Name" = EXCLUDED."Name" WHERE (t."Name") IS DISTINCT FROM (EXCLUDED."Name")`},
+		{"shared has no item delete", tables[0].DeleteItem, ``},
+		{"child delete by key columns", tables[1].DeleteItem, `DELETE FROM "order_items" WHERE "order_id" = $1`},
+		{"child insert if absent", tables[1].InsertIfAbsent, `INSERT INTO "order_items" AS t ("order_id", "line", "qty") VALUES ($1, $2, $3) ON CONFLICT ("order_id", "line") DO NOTHING`},
+		{"pk-only upsert does nothing on conflict", tables[2].Upsert, `INSERT INTO "tags" AS t ("tag") VALUES ($1) ON CONFLICT ("tag") DO NOTHING`},
+		{"quoted columns", tables[1].QuotedColumns(), `"order_id", "line", "qty"`},
+		{"primary key", tables[1].PrimaryKey(), `"order_id", "line"`},
+	}
+	for _, c := range cases {
+		if c.got != c.want {
+			t.Errorf("%s:\n got %s\nwant %s", c.name, c.got, c.want)
+		}
+	}
+}
