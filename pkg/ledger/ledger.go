@@ -57,7 +57,7 @@ func (l *Ledger) T(table string) string { return l.schema + "." + pgx.Identifier
 
 // ddl creates the bookkeeping schema. Each statement is idempotent.
 func (l *Ledger) ddl() []string {
-	return []string{
+	return append([]string{
 		`CREATE SCHEMA IF NOT EXISTS ` + l.schema,
 		`CREATE TABLE IF NOT EXISTS ` + l.T("meta") + ` (
 	key   text PRIMARY KEY,
@@ -129,7 +129,7 @@ func (l *Ledger) ddl() []string {
 	created_at   timestamptz NOT NULL DEFAULT now()
 )`,
 		`CREATE INDEX IF NOT EXISTS rejects_item_idx ON ` + l.T("rejects") + ` (source_table, item_key)`,
-	}
+	}, l.streamDDL()...)
 }
 
 // Ensure creates the bookkeeping schema when missing. Safe to call from many

@@ -3,6 +3,7 @@ package ledger
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -26,28 +27,13 @@ func (l *Ledger) streamDDL() []string {
 	}
 }
 
-// EnsureStream creates the bookkeeping schema (Ensure) and the stream
-// tables when missing.
+// EnsureStream is Ensure: one bookkeeping schema serves backfill, stream
+// and verify, and Ensure creates all of it. Kept so stream code reads as
+// what it needs.
 func (l *Ledger) EnsureStream(ctx context.Context, conn interface {
 	Begin(ctx context.Context) (pgx.Tx, error)
 }) error {
-	if err := l.Ensure(ctx, conn); err != nil {
-		return err
-	}
-	tx, err := conn.Begin(ctx)
-	if err != nil {
-		return fmt.Errorf("creating stream bookkeeping in %s: %w", l.name, err)
-	}
-	defer tx.Rollback(ctx) //nolint:errcheck // after Commit this is a no-op
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('ddb2pg.ledger:' || $1))`, l.name); err != nil {
-		return fmt.Errorf("locking bookkeeping schema %s: %w", l.name, err)
-	}
-	for _, stmt := range l.streamDDL() {
-		if _, err := tx.Exec(ctx, stmt); err != nil {
-			return fmt.Errorf("creating stream bookkeeping in %s: %w", l.name, err)
-		}
-	}
-	return tx.Commit(ctx)
+	return l.Ensure(ctx, conn)
 }
 
 // StreamClaim asks to make one stream record the applied version of an item.
@@ -96,31 +82,33 @@ func (l *Ledger) ClaimForStream(ctx context.Context, tx pgx.Tx, sourceTable stri
 		}
 	}
 	items := l.T("items")
-	rows, err := tx.Query(ctx, `WITH input AS (
-		SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::bool[]) AS u(k, s, sh, d)
-	), prev AS (
-		SELECT i.item_key, i.origin, i.seq::text AS seq FROM `+items+` i
-		WHERE i.source_table = $1 AND i.item_key IN (SELECT k FROM input)
-	), up AS (
-		INSERT INTO `+items+` AS i (source_table, item_key, origin, seq, shard_id, deleted)
-		SELECT $1, k, 'stream', s::numeric(40,0), sh, d FROM input ORDER BY k
+	// Two statements in one round trip: what is stored (for the caller's
+	// accounting of stale and duplicate records), then the guarded upsert,
+	// which alone decides who wins (it sees rows committed meanwhile).
+	var b pgx.Batch
+	// (A join on unnest: "item_key = ANY($2)" scans the index once per
+	// array element and is several times slower for large batches.)
+	b.Queue(`SELECT i.item_key, i.origin, coalesce(i.seq::text, '') FROM unnest($2::text[]) AS k
+		JOIN `+items+` i ON i.source_table = $1 AND i.item_key = k`, sourceTable, keys)
+	b.Queue(`INSERT INTO `+items+` AS i (source_table, item_key, origin, seq, shard_id, deleted)
+		SELECT $1, k, 'stream', s::numeric(40,0), sh, d
+		FROM unnest($2::text[], $3::text[], $4::text[], $5::bool[]) AS u(k, s, sh, d) ORDER BY k
 		ON CONFLICT (source_table, item_key) DO UPDATE
 			SET origin = 'stream', seq = excluded.seq, shard_id = excluded.shard_id,
 				deleted = excluded.deleted, applied_at = now()
 			WHERE i.origin = 'export' OR i.seq IS NULL OR i.seq < excluded.seq
-		RETURNING i.item_key, (i.xmax = 0) AS fresh
-	)
-	SELECT input.k, coalesce(prev.origin, ''), coalesce(prev.seq, ''), up.item_key IS NOT NULL, coalesce(up.fresh, false)
-	FROM input LEFT JOIN prev ON prev.item_key = input.k LEFT JOIN up ON up.item_key = input.k`,
-		sourceTable, keys, seqs, shards, dels)
+		RETURNING i.item_key, (i.xmax = 0)`, sourceTable, keys, seqs, shards, dels)
+	br := tx.SendBatch(ctx, &b)
+	defer br.Close()
+	rows, err := br.Query()
 	if err != nil {
 		return nil, fmt.Errorf("claiming %d items for the stream: %w", len(claims), err)
 	}
-	defer rows.Close()
 	for rows.Next() {
 		var k string
 		var o StreamOutcome
-		if err := rows.Scan(&k, &o.PrevOrigin, &o.PrevSeq, &o.Won, &o.Fresh); err != nil {
+		if err := rows.Scan(&k, &o.PrevOrigin, &o.PrevSeq); err != nil {
+			rows.Close()
 			return nil, fmt.Errorf("claiming items for the stream: %w", err)
 		}
 		if o.PrevOrigin != "stream" {
@@ -128,7 +116,30 @@ func (l *Ledger) ClaimForStream(ctx context.Context, tx pgx.Tx, sourceTable stri
 		}
 		out[k] = o
 	}
+	rows.Close()
 	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("claiming %d items for the stream: %w", len(claims), err)
+	}
+	rows, err = br.Query()
+	if err != nil {
+		return nil, fmt.Errorf("claiming %d items for the stream: %w", len(claims), err)
+	}
+	for rows.Next() {
+		var k string
+		var fresh bool
+		if err := rows.Scan(&k, &fresh); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("claiming items for the stream: %w", err)
+		}
+		o := out[k]
+		o.Won, o.Fresh = true, fresh
+		out[k] = o
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("claiming %d items for the stream: %w", len(claims), err)
+	}
+	if err := br.Close(); err != nil {
 		return nil, fmt.Errorf("claiming %d items for the stream: %w", len(claims), err)
 	}
 	return out, nil
@@ -157,6 +168,9 @@ func (l *Ledger) ItemVersionOf(ctx context.Context, db Execer, sourceTable, key 
 	}
 	return v, true, nil
 }
+
+// minSeqDigits is the shortest sequence number the Streams API accepts.
+const minSeqDigits = 21
 
 // ShardCheckpoint is the poller's position in one shard.
 type ShardCheckpoint struct {
@@ -216,6 +230,11 @@ func (l *Ledger) Checkpoints(ctx context.Context, db Execer, streamARN string) (
 		}
 		if rt != nil {
 			c.LastRecordTime = *rt
+		}
+		// numeric drops leading zeros; the Streams API wants at least 21
+		// digits back (DynamoDB Local zero-pads its sequence numbers).
+		if c.LastSeq != "" && len(c.LastSeq) < minSeqDigits {
+			c.LastSeq = strings.Repeat("0", minSeqDigits-len(c.LastSeq)) + c.LastSeq
 		}
 		out[c.ShardID] = c
 	}

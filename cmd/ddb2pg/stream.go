@@ -1,0 +1,124 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
+	"github.com/spf13/cobra"
+
+	"github.com/ddb2pg/ddb2pg/pkg/apply"
+	"github.com/ddb2pg/ddb2pg/pkg/ledger"
+	"github.com/ddb2pg/ddb2pg/pkg/poll"
+	"github.com/ddb2pg/ddb2pg/pkg/schema"
+)
+
+func newStreamCmd() *cobra.Command {
+	var (
+		mappingPath, dbURL, streamARN, from, stateSchema, ttl, softCol string
+		untilIdle, pollInterval                                        time.Duration
+		chunk                                                          int
+	)
+	cmd := &cobra.Command{
+		Use:   "stream",
+		Short: "Apply the table's DynamoDB stream to PostgreSQL (a poller; the Lambda function does the same)",
+		Long: `Reads the stream of the mapping's source table (or --stream-arn) with the DynamoDB Streams API and
+applies every change through the mapping: in order per item, exactly once in effect. Each shard's
+position is checkpointed in the bookkeeping schema together with the records it covers, so a restart
+resumes after the last applied record. Endpoints, region and credentials come from the standard AWS
+SDK configuration (AWS_ENDPOINT_URL_DYNAMODB_STREAMS for DynamoDB Local).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if from != "trim-horizon" && from != "latest" {
+				return usageError{fmt.Errorf("--from %q: want trim-horizon or latest", from)}
+			}
+			if untilIdle < 0 {
+				return usageError{errors.New("--until-idle must not be negative")}
+			}
+			ttlMode, err := apply.ParseTTLMode(ttl)
+			if err != nil {
+				return usageError{fmt.Errorf("--ttl-deletes: %w", err)}
+			}
+			if softCol == "" {
+				softCol = os.Getenv("DDB2PG_SOFT_DELETE_COLUMN")
+			}
+			if ttlMode == apply.TTLSoft && softCol == "" {
+				return usageError{errors.New("--ttl-deletes soft needs --soft-delete-column (or DDB2PG_SOFT_DELETE_COLUMN)")}
+			}
+			m, err := loadMapping(mappingPath)
+			if err != nil {
+				return err
+			}
+			url, err := databaseURL(dbURL)
+			if err != nil {
+				return err
+			}
+			log, err := logger()
+			if err != nil {
+				return err
+			}
+			led, err := ledger.New(stateSchema)
+			if err != nil {
+				return usageError{err}
+			}
+			ctx := cmd.Context()
+			awsCfg, err := config.LoadDefaultConfig(ctx)
+			if err != nil {
+				return fmt.Errorf("loading the AWS configuration: %w", err)
+			}
+			ddb := dynamodb.NewFromConfig(awsCfg)
+			pool, err := openPool(ctx, url, 4)
+			if err != nil {
+				return err
+			}
+			defer pool.Close()
+			if err := led.EnsureStream(ctx, pool); err != nil {
+				return err
+			}
+			if _, err := schema.Ensure(ctx, pool, m); err != nil {
+				return err
+			}
+			eng, err := apply.New(apply.Config{Mapping: m, Ledger: led, TTL: ttlMode, SoftDeleteColumn: softCol,
+				Fetcher: &apply.DynamoDBFetcher{Client: ddb, Table: m.Source.Table}, ChunkSize: chunk, Logger: log})
+			if err != nil {
+				return usageError{err}
+			}
+			st, err := poll.Run(ctx, poll.Config{
+				Streams: dynamodbstreams.NewFromConfig(awsCfg), Tables: ddb, Table: m.Source.Table, StreamARN: streamARN,
+				From: from, Engine: eng, DB: pool, Ledger: led, UntilIdle: untilIdle, PollInterval: pollInterval, Logger: log,
+			})
+			fmt.Fprintf(cmd.OutOrStdout(), "stream: %d records, %d applied, %d skipped (stale or duplicate), %d rejected, %d batches\n",
+				st.Records, st.Applied, st.Skipped, st.Rejected, st.Batches)
+			if err != nil {
+				return err
+			}
+			if st.Rejected > 0 {
+				log.Warn("some records were rejected", "rejected", st.Rejected, "table", led.Schema()+".rejects")
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&mappingPath, "mapping", "", "mapping file (YAML)")
+	f.StringVar(&dbURL, "database-url", "", "PostgreSQL URL (default $DATABASE_URL)")
+	f.StringVar(&streamARN, "stream-arn", "", "stream to read (default: the latest stream of the mapping's source.table)")
+	f.StringVar(&from, "from", "trim-horizon", "where shards without a checkpoint start: trim-horizon or latest")
+	f.DurationVar(&untilIdle, "until-idle", 0, "exit once every open shard has been idle this long (0: run until interrupted)")
+	f.DurationVar(&pollInterval, "poll-interval", time.Second, "pause after an empty read of a shard")
+	f.StringVar(&ttl, "ttl-deletes", streamEnvOr("DDB2PG_TTL_DELETES", "delete"), "TTL expiry deletes: delete, ignore or soft")
+	f.StringVar(&softCol, "soft-delete-column", "", "column set by --ttl-deletes soft (default $DDB2PG_SOFT_DELETE_COLUMN)")
+	f.IntVar(&chunk, "chunk-records", 0, "records per transaction (default: a whole GetRecords page)")
+	f.StringVar(&stateSchema, "state-schema", ledger.DefaultSchema, "schema of ddb2pg's bookkeeping tables")
+	return cmd
+}
+
+func streamEnvOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}

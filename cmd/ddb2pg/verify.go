@@ -1,0 +1,159 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/spf13/cobra"
+
+	"github.com/ddb2pg/ddb2pg/pkg/ledger"
+	"github.com/ddb2pg/ddb2pg/pkg/progress"
+	"github.com/ddb2pg/ddb2pg/pkg/report"
+	"github.com/ddb2pg/ddb2pg/pkg/verify"
+)
+
+func newVerifyCmd() *cobra.Command {
+	var (
+		mappingPath, dbURL, keysFile, stateSchema, progressMode string
+		htmlPath, jsonPath, mdPath                              string
+		opts                                                    verify.Options
+	)
+	cmd := &cobra.Command{
+		Use:   "verify --mapping mapping.yaml [--database-url URL] [--report report.html] [--json report.json] [--markdown report.md]",
+		Short: "Dual-read DynamoDB and PostgreSQL and report every difference (GO / NO-GO)",
+		Long: `verify reads the DynamoDB table (parallel Scan, a random sample, or the keys in a file),
+computes the rows the mapping says each item must have, looks them up in PostgreSQL, and
+classifies every difference: missing, extra, mismatched, shared conflict; rejected items are
+listed. Exit status: 0 GO (divergent rows <= --max-divergence), 3 NO-GO, 1 error (a run that
+could not read part of the data is never GO), 2 usage error. See docs/verify.md.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			m, err := loadMapping(mappingPath)
+			if err != nil {
+				return err
+			}
+			url, err := databaseURL(dbURL)
+			if err != nil {
+				return err
+			}
+			switch {
+			case opts.Segments < 1 || opts.Segments > 1000:
+				return usageError{errors.New("--segments must be between 1 and 1000")}
+			case opts.Sample < 0:
+				return usageError{errors.New("--sample must be positive")}
+			case opts.Sample > 0 && keysFile != "":
+				return usageError{errors.New("--sample and --keys exclude each other")}
+			case opts.MaxRCU < 0 || opts.Recheck < 0 || opts.MaxDivergence < 0:
+				return usageError{errors.New("--max-rcu, --recheck and --max-divergence must not be negative")}
+			}
+			if _, err := ledger.New(stateSchema); err != nil {
+				return usageError{err}
+			}
+			log, err := logger()
+			if err != nil {
+				return err
+			}
+			bar, err := progressRenderer(progressMode)
+			if err != nil {
+				return err
+			}
+			opts.LedgerSchema = stateSchema
+			opts.Logger = log
+			if bar != nil {
+				opts.Progress = progress.Func(bar.Update)
+			}
+			if keysFile != "" {
+				f, err := os.Open(keysFile)
+				if err != nil {
+					return usageError{fmt.Errorf("--keys: %w", err)}
+				}
+				defer f.Close()
+				opts.Keys = verify.NewKeyReader(f, m.Source.Key, true)
+				opts.KeysFile = keysFile
+			}
+			ctx := cmd.Context()
+			awsCfg, err := config.LoadDefaultConfig(ctx)
+			if err != nil {
+				return fmt.Errorf("loading the AWS configuration: %w", err)
+			}
+			ddb := dynamodb.NewFromConfig(awsCfg)
+			pool, err := openPool(ctx, url, 2*opts.Segments+2)
+			if err != nil {
+				return err
+			}
+			defer pool.Close()
+
+			res, runErr := verify.Run(ctx, m, ddb, pool, opts)
+			if bar != nil {
+				bar.Done()
+			}
+			if res == nil {
+				return &exitError{code: exitFailed, err: runErr}
+			}
+			out := cmd.OutOrStdout()
+			if err := report.WriteTerminal(out, res); err != nil {
+				return err
+			}
+			var writeErr error
+			for _, o := range []struct {
+				path  string
+				write func(io.Writer, *report.Result) error
+			}{{htmlPath, report.WriteHTML}, {jsonPath, report.WriteJSON}, {mdPath, report.WriteMarkdown}} {
+				if o.path == "" {
+					continue
+				}
+				if err := writeFile(o.path, res, o.write); err != nil {
+					writeErr = errors.Join(writeErr, err)
+					continue
+				}
+				fmt.Fprintf(out, "report written to %s\n", o.path)
+			}
+			switch {
+			case runErr != nil:
+				return &exitError{code: exitFailed, err: fmt.Errorf("verify could not finish (never GO): %w", runErr)}
+			case writeErr != nil:
+				return &exitError{code: exitFailed, err: writeErr}
+			case res.Verdict != report.GO:
+				return &exitError{code: exitPartial}
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&mappingPath, "mapping", "", "mapping file (YAML)")
+	f.StringVar(&dbURL, "database-url", "", "PostgreSQL URL (default $DATABASE_URL)")
+	f.IntVar(&opts.Segments, "segments", 4, "parallel Scan segments (and workers)")
+	f.Float64Var(&opts.MaxRCU, "max-rcu", 0, "read capacity units per second to stay within (0: no limit)")
+	f.BoolVar(&opts.ConsistentRead, "consistent-read", false, "strongly consistent Scan and BatchGetItem (twice the RCU)")
+	f.IntVar(&opts.Sample, "sample", 0, "compare only a random sample of N items")
+	f.StringVar(&keysFile, "keys", "", "compare only the keys in FILE (one per line: a DynamoDB JSON key map, or the plain value of a single-attribute key)")
+	f.IntVar(&opts.Recheck, "recheck", 2, "re-read a suspect on both sides up to N times before it counts")
+	f.DurationVar(&opts.RecheckDelay, "recheck-delay", time.Second, "wait before the first re-read; doubled each time")
+	f.StringVar(&htmlPath, "report", "", "write the HTML report to this file")
+	f.StringVar(&jsonPath, "json", "", "write the JSON report to this file")
+	f.StringVar(&mdPath, "markdown", "", "write the Markdown summary to this file")
+	f.Int64Var(&opts.MaxDivergence, "max-divergence", 0, "divergent rows still accepted as GO")
+	f.IntVar(&opts.ChunkSize, "chunk-items", 1000, "items compared per PostgreSQL round trip")
+	f.StringVar(&stateSchema, "state-schema", ledger.DefaultSchema, "schema of ddb2pg's bookkeeping tables")
+	f.StringVar(&progressMode, "progress", "auto", "progress display: auto, bar, log or none")
+	return cmd
+}
+
+// writeFile renders the report into path through a buffer, so a failed
+// render leaves no half-written file.
+func writeFile(path string, r *report.Result, write func(io.Writer, *report.Result) error) error {
+	var b bytes.Buffer
+	if err := write(&b, r); err != nil {
+		return fmt.Errorf("rendering %s: %w", path, err)
+	}
+	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("writing report: %w", err)
+	}
+	return nil
+}

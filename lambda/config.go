@@ -1,0 +1,177 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/ddb2pg/ddb2pg/pkg/apply"
+	"github.com/ddb2pg/ddb2pg/pkg/ledger"
+)
+
+// The function's settings, read from its environment (docs/stream.md; the
+// terraform module sets them).
+const (
+	// EnvMapping is the mapping file's path (default: mapping.yaml beside the binary).
+	EnvMapping = "DDB2PG_MAPPING"
+	// EnvDatabaseURL is the PostgreSQL URL (takes precedence over EnvDatabaseSecretARN).
+	EnvDatabaseURL = "DATABASE_URL"
+	// EnvDatabaseSecretARN names a Secrets Manager secret in the RDS format
+	// (host, port, username, password, dbname).
+	EnvDatabaseSecretARN = "DATABASE_SECRET_ARN"
+	// EnvDatabaseOptions is a query string added to the URL built from the
+	// secret, e.g. "sslmode=verify-full&sslrootcert=/var/task/global-bundle.pem".
+	EnvDatabaseOptions = "DDB2PG_DATABASE_OPTIONS"
+	// EnvTTLDeletes is delete (default), ignore or soft.
+	EnvTTLDeletes = "DDB2PG_TTL_DELETES"
+	// EnvSoftDeleteColumn is the column "soft" sets (e.g. deleted_at).
+	EnvSoftDeleteColumn = "DDB2PG_SOFT_DELETE_COLUMN"
+	// EnvStateSchema is the bookkeeping schema (default ddb2pg).
+	EnvStateSchema = "DDB2PG_STATE_SCHEMA"
+	// EnvMaxConns is the pool size (default 2).
+	EnvMaxConns = "DDB2PG_MAX_CONNS"
+	// EnvChunkRecords is the number of records per transaction (default: the whole batch).
+	EnvChunkRecords = "DDB2PG_CHUNK_RECORDS"
+	// EnvMetricsNamespace is the CloudWatch namespace of the EMF metrics (default ddb2pg).
+	EnvMetricsNamespace = "DDB2PG_METRICS_NAMESPACE"
+)
+
+// EnvVars lists every setting the function reads.
+var EnvVars = []string{EnvMapping, EnvDatabaseURL, EnvDatabaseSecretARN, EnvDatabaseOptions, EnvTTLDeletes,
+	EnvSoftDeleteColumn, EnvStateSchema, EnvMaxConns, EnvChunkRecords, EnvMetricsNamespace}
+
+type settings struct {
+	mappingPath      string
+	databaseURL      string
+	secretARN        string
+	dbOptions        string
+	ttl              apply.TTLMode
+	softDeleteColumn string
+	stateSchema      string
+	maxConns         int
+	chunk            int
+	namespace        string
+}
+
+func readSettings(getenv func(string) string) (settings, error) {
+	s := settings{
+		mappingPath:      getenv(EnvMapping),
+		databaseURL:      getenv(EnvDatabaseURL),
+		secretARN:        getenv(EnvDatabaseSecretARN),
+		dbOptions:        getenv(EnvDatabaseOptions),
+		softDeleteColumn: getenv(EnvSoftDeleteColumn),
+		stateSchema:      getenv(EnvStateSchema),
+		maxConns:         2,
+		namespace:        getenv(EnvMetricsNamespace),
+	}
+	if s.mappingPath == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return s, fmt.Errorf("locating the mapping beside the binary: %w", err)
+		}
+		s.mappingPath = filepath.Join(filepath.Dir(exe), "mapping.yaml")
+	}
+	if s.databaseURL == "" && s.secretARN == "" {
+		return s, fmt.Errorf("no database: set %s or %s", EnvDatabaseURL, EnvDatabaseSecretARN)
+	}
+	var err error
+	if s.ttl, err = apply.ParseTTLMode(getenv(EnvTTLDeletes)); err != nil {
+		return s, fmt.Errorf("%s: %w", EnvTTLDeletes, err)
+	}
+	if s.ttl == apply.TTLSoft && s.softDeleteColumn == "" {
+		return s, fmt.Errorf("%s=soft needs %s (the timestamptz column to set, e.g. deleted_at)", EnvTTLDeletes, EnvSoftDeleteColumn)
+	}
+	if v := getenv(EnvMaxConns); v != "" {
+		if s.maxConns, err = strconv.Atoi(v); err != nil || s.maxConns < 1 {
+			return s, fmt.Errorf("%s=%q: want a positive integer", EnvMaxConns, v)
+		}
+	}
+	if v := getenv(EnvChunkRecords); v != "" {
+		if s.chunk, err = strconv.Atoi(v); err != nil || s.chunk < 0 {
+			return s, fmt.Errorf("%s=%q: want a non-negative integer", EnvChunkRecords, v)
+		}
+	}
+	if s.namespace == "" {
+		s.namespace = "ddb2pg"
+	}
+	if _, err := ledger.New(s.stateSchema); err != nil {
+		return s, fmt.Errorf("%s: %w", EnvStateSchema, err)
+	}
+	return s, nil
+}
+
+// rdsSecret is the JSON of an RDS-format Secrets Manager secret.
+type rdsSecret struct {
+	Host     string          `json:"host"`
+	Port     json.RawMessage `json:"port"` // a number or a string
+	Username string          `json:"username"`
+	Password string          `json:"password"`
+	DBName   string          `json:"dbname"`
+}
+
+// secretURL builds a PostgreSQL URL from an RDS-format secret and extra options.
+func secretURL(secret, options string) (string, error) {
+	var s rdsSecret
+	if err := json.Unmarshal([]byte(secret), &s); err != nil {
+		return "", fmt.Errorf("the database secret is not RDS-format JSON: %w", err)
+	}
+	if s.Host == "" || s.Username == "" {
+		return "", errors.New("the database secret lacks host or username")
+	}
+	port := strings.Trim(string(s.Port), `"`)
+	if port == "" || port == "null" {
+		port = "5432"
+	}
+	if _, err := strconv.Atoi(port); err != nil {
+		return "", fmt.Errorf("the database secret's port %q is not a number", port)
+	}
+	u := url.URL{Scheme: "postgres", User: url.UserPassword(s.Username, s.Password), Host: s.Host + ":" + port, Path: "/" + s.DBName}
+	if options != "" {
+		if _, err := url.ParseQuery(options); err != nil {
+			return "", fmt.Errorf("%s: %w", EnvDatabaseOptions, err)
+		}
+		u.RawQuery = options
+	}
+	return u.String(), nil
+}
+
+// SecretsAPI is the part of the Secrets Manager client the function uses.
+type SecretsAPI interface {
+	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
+}
+
+func fetchSecretURL(ctx context.Context, c SecretsAPI, arn, options string) (string, error) {
+	out, err := c.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(arn)})
+	if err != nil {
+		return "", fmt.Errorf("reading the database secret %s: %w", arn, err)
+	}
+	return secretURL(aws.ToString(out.SecretString), options)
+}
+
+// poolConfig parses the URL for Lambda: a small pool, and the simple
+// "exec" query mode (no server-side prepared statements, so RDS Proxy and
+// PgBouncer in transaction mode work) unless the URL chooses another.
+func poolConfig(dsn string, maxConns int) (*pgxpool.Config, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("database URL: %w", err)
+	}
+	if !strings.Contains(dsn, "default_query_exec_mode") {
+		cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeExec
+	}
+	cfg.MaxConns = int32(maxConns)
+	cfg.MinConns = 0
+	cfg.ConnConfig.RuntimeParams["application_name"] = "ddb2pg-lambda"
+	return cfg, nil
+}

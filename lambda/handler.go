@@ -1,0 +1,247 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/ddb2pg/ddb2pg/pkg/apply"
+	"github.com/ddb2pg/ddb2pg/pkg/ledger"
+	"github.com/ddb2pg/ddb2pg/pkg/mapping"
+	"github.com/ddb2pg/ddb2pg/pkg/pgerr"
+	"github.com/ddb2pg/ddb2pg/pkg/schema"
+	"github.com/ddb2pg/ddb2pg/pkg/stream"
+)
+
+// function is one container's state: created at init, reused by every
+// invocation.
+type function struct {
+	set     settings
+	log     *slog.Logger
+	metrics io.Writer
+	m       *mapping.Mapping
+	led     *ledger.Ledger
+	eng     *apply.Engine
+	secrets SecretsAPI
+	name    string
+
+	mu      sync.Mutex
+	pool    *pgxpool.Pool
+	ensured bool
+}
+
+func (f *function) openPool(ctx context.Context, refresh bool) error {
+	dsn := f.set.databaseURL
+	if dsn == "" {
+		var err error
+		if dsn, err = fetchSecretURL(ctx, f.secrets, f.set.secretARN, f.set.dbOptions); err != nil {
+			return err
+		}
+	}
+	cfg, err := poolConfig(dsn, f.set.maxConns)
+	if err != nil {
+		return err
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("creating the connection pool: %w", err)
+	}
+	if f.pool != nil {
+		f.pool.Close()
+	}
+	f.pool = pool
+	if refresh {
+		f.log.Info("database credentials refreshed from the secret", "secret", f.set.secretARN)
+	}
+	return nil
+}
+
+func isAuthError(err error) bool {
+	switch pgerr.Code(err) {
+	case "28P01", "28000":
+		return true
+	}
+	return false
+}
+
+func (f *function) ensure(ctx context.Context) error {
+	if f.ensured {
+		return nil
+	}
+	if err := f.led.EnsureStream(ctx, f.pool); err != nil {
+		return err
+	}
+	if _, err := schema.Ensure(ctx, f.pool, f.m); err != nil {
+		return err
+	}
+	f.ensured = true
+	return nil
+}
+
+// handle processes one DynamoDB stream event.
+func (f *function) handle(ctx context.Context, payload json.RawMessage) (events.DynamoDBEventResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	resp := events.DynamoDBEventResponse{BatchItemFailures: []events.DynamoDBBatchItemFailure{}}
+	start := time.Now()
+	recs, err := stream.DecodeLambdaEvent(payload)
+	if err != nil {
+		f.log.Error("event refused", "error", err.Error())
+		return resp, err
+	}
+	for i := range recs {
+		if recs[i].StreamViewType == stream.ViewOldImage {
+			f.log.Error("event refused", "error", stream.ErrOldImageOnly.Error())
+			return resp, stream.ErrOldImageOnly
+		}
+	}
+	if len(recs) == 0 {
+		return resp, nil
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		// Keep time to answer: a batch cut by the deadline is reported, not lost.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, dl.Add(-time.Second))
+		defer cancel()
+	}
+	res := f.apply(ctx, recs)
+	if res.Err != nil && isAuthError(res.Err) && f.set.secretARN != "" && f.set.databaseURL == "" {
+		if err := f.openPool(ctx, true); err == nil {
+			more := f.apply(ctx, recs[res.Committed:])
+			more.Committed += res.Committed
+			more.Stats = addStats(res.Stats, more.Stats)
+			res = more
+		} else {
+			res.Err = err
+		}
+	}
+	dur := time.Since(start)
+	attrs := []any{"records", len(recs), "committed", res.Committed, "applied", res.Applied, "skipped", res.Skipped,
+		"rejected", res.Rejected, "ttl_ignored", res.TTLIgnored, "first_seq", recs[0].Seq, "last_seq", recs[len(recs)-1].Seq,
+		"duration_ms", dur.Milliseconds()}
+	var lag time.Duration
+	if !res.NewestTime.IsZero() {
+		lag = max(time.Since(res.NewestTime), 0)
+		attrs = append(attrs, "lag_ms", lag.Milliseconds())
+	}
+	f.emitMetrics(res.Stats, dur, lag)
+	if res.Err != nil {
+		failed := recs[res.Committed]
+		attrs = append(attrs, "failed_seq", failed.Seq, "error", res.Err.Error())
+		if !apply.Retryable(res.Err) {
+			f.log.Error("batch failed", attrs...)
+			return resp, res.Err
+		}
+		f.log.Warn("batch partly applied; Lambda retries from the failed record", attrs...)
+		resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: failed.Seq})
+		return resp, nil
+	}
+	f.log.Info("batch applied", attrs...)
+	return resp, nil
+}
+
+func (f *function) apply(ctx context.Context, recs []stream.Record) apply.Result {
+	if f.pool == nil {
+		if err := f.openPool(ctx, false); err != nil {
+			return apply.Result{Err: err}
+		}
+	}
+	if err := f.ensure(ctx); err != nil {
+		return apply.Result{Err: err}
+	}
+	return f.eng.Apply(ctx, f.pool, recs, nil)
+}
+
+func addStats(a, b apply.Stats) apply.Stats {
+	a.Records += b.Records
+	a.Applied += b.Applied
+	a.Skipped += b.Skipped
+	a.Rejected += b.Rejected
+	a.TTLIgnored += b.TTLIgnored
+	if a.FirstSeq == "" {
+		a.FirstSeq = b.FirstSeq
+	}
+	if b.LastSeq != "" {
+		a.LastSeq = b.LastSeq
+	}
+	if b.NewestTime.After(a.NewestTime) {
+		a.NewestTime = b.NewestTime
+	}
+	return a
+}
+
+// emitMetrics writes one CloudWatch Embedded Metric Format line.
+func (f *function) emitMetrics(st apply.Stats, dur, lag time.Duration) {
+	type metric struct {
+		Name string `json:"Name"`
+		Unit string `json:"Unit"`
+	}
+	metrics := []metric{{"RecordsApplied", "Count"}, {"RecordsSkipped", "Count"}, {"RecordsRejected", "Count"},
+		{"BatchDuration", "Milliseconds"}}
+	doc := map[string]any{
+		"FunctionName":    f.name,
+		"RecordsApplied":  st.Applied,
+		"RecordsSkipped":  st.Skipped,
+		"RecordsRejected": st.Rejected,
+		"BatchDuration":   float64(dur.Microseconds()) / 1000,
+	}
+	if !st.NewestTime.IsZero() {
+		metrics = append(metrics, metric{"ReplicationLag", "Milliseconds"})
+		doc["ReplicationLag"] = lag.Milliseconds()
+	}
+	doc["_aws"] = map[string]any{
+		"Timestamp": time.Now().UnixMilli(),
+		"CloudWatchMetrics": []any{map[string]any{
+			"Namespace":  f.set.namespace,
+			"Dimensions": [][]string{{"FunctionName"}},
+			"Metrics":    metrics,
+		}},
+	}
+	b, err := json.Marshal(doc)
+	if err != nil {
+		return
+	}
+	b = append(b, '\n')
+	_, _ = f.metrics.Write(b)
+}
+
+// newFunction builds the container's state from the environment.
+func newFunction(ctx context.Context, getenv func(string) string, log *slog.Logger, metrics io.Writer,
+	fetcher apply.Fetcher, secrets SecretsAPI) (*function, error) {
+	set, err := readSettings(getenv)
+	if err != nil {
+		return nil, err
+	}
+	m, err := mapping.Load(set.mappingPath)
+	if err != nil {
+		return nil, fmt.Errorf("mapping %s: %w", set.mappingPath, err)
+	}
+	led, err := ledger.New(set.stateSchema)
+	if err != nil {
+		return nil, err
+	}
+	if df, ok := fetcher.(*apply.DynamoDBFetcher); ok && df.Table == "" {
+		df.Table = m.Source.Table
+	}
+	eng, err := apply.New(apply.Config{Mapping: m, Ledger: led, TTL: set.ttl, SoftDeleteColumn: set.softDeleteColumn,
+		Fetcher: fetcher, ChunkSize: set.chunk, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	name := getenv("AWS_LAMBDA_FUNCTION_NAME")
+	if name == "" {
+		name = "ddb2pg"
+	}
+	f := &function{set: set, log: log, metrics: metrics, m: m, led: led, eng: eng, secrets: secrets, name: name}
+	if err := f.openPool(ctx, false); err != nil {
+		return nil, err
+	}
+	return f, nil
+}

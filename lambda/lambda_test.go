@@ -1,0 +1,418 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/ddb2pg/ddb2pg/internal/teststack"
+)
+
+func TestMain(m *testing.M) { os.Exit(teststack.Run(m)) }
+
+const testMapping = `version: 1
+source:
+  table: Orders
+  key: [orderId]
+tables:
+  - name: customers
+    primary_key: [id]
+    shared: true
+    columns:
+      - {name: id,    from: customerId,    type: text, required: true}
+  - name: orders
+    primary_key: [id]
+    columns:
+      - {name: id,          from: orderId,    type: text}
+      - {name: customer_id, from: customerId, type: text}
+      - {name: status,      from: status,     type: text}
+  - name: order_items
+    for_each: items
+    primary_key: [order_id, line]
+    columns:
+      - {name: order_id,   from: $.orderId, type: text}
+      - {name: line,       from: "#index",  type: integer}
+      - {name: product_id, from: productId, type: text}
+      - {name: quantity,   from: quantity,  type: integer}
+`
+
+// lambdaRecord renders one record in the exact shape Lambda delivers.
+func lambdaRecord(seq int, event, id, status string, products ...string) string {
+	keys := fmt.Sprintf(`{"orderId":{"S":%q}}`, id)
+	img := ""
+	if event != "REMOVE" {
+		var items []string
+		for i, p := range products {
+			items = append(items, fmt.Sprintf(`{"M":{"productId":{"S":%q},"quantity":{"N":"%d"}}}`, p, i+1))
+		}
+		img = fmt.Sprintf(`,"NewImage":{"orderId":{"S":%q},"customerId":{"S":"c1"},"status":{"S":%q},"items":{"L":[%s]}}`,
+			id, status, strings.Join(items, ","))
+	}
+	return fmt.Sprintf(`{"eventID":"ev%d","eventName":%q,"eventVersion":"1.1","eventSource":"aws:dynamodb","awsRegion":"us-east-1",
+ "dynamodb":{"ApproximateCreationDateTime":%d,"Keys":%s%s,"SequenceNumber":"%021d","SizeBytes":100,"StreamViewType":"NEW_AND_OLD_IMAGES"},
+ "eventSourceARN":"arn:aws:dynamodb:us-east-1:123456789012:table/Orders/stream/2026-01-01T00:00:00.000"}`,
+		seq, event, time.Now().Unix()-5, keys, img, seq)
+}
+
+func event(recs ...string) string { return `{"Records":[` + strings.Join(recs, ",") + `]}` }
+
+// runtimeAPI is a minimal Lambda Runtime API: it hands out queued events
+// and collects the function's answers.
+type runtimeAPI struct {
+	mu      sync.Mutex
+	queue   []string
+	next    int
+	answers chan answer
+}
+
+type answer struct {
+	id   string
+	kind string // "response" or "error"
+	body string
+}
+
+func (r *runtimeAPI) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	const prefix = "/2018-06-01/runtime/"
+	path := strings.TrimPrefix(req.URL.Path, prefix)
+	switch {
+	case req.Method == http.MethodGet && path == "invocation/next":
+		for {
+			r.mu.Lock()
+			if r.next < len(r.queue) {
+				ev := r.queue[r.next]
+				id := fmt.Sprintf("req-%d", r.next)
+				r.next++
+				r.mu.Unlock()
+				w.Header().Set("Lambda-Runtime-Aws-Request-Id", id)
+				w.Header().Set("Lambda-Runtime-Deadline-Ms", fmt.Sprint(time.Now().Add(60*time.Second).UnixMilli()))
+				w.Header().Set("Lambda-Runtime-Invoked-Function-Arn", "arn:aws:lambda:us-east-1:123456789012:function:ddb2pg")
+				w.Header().Set("Lambda-Runtime-Trace-Id", "Root=1-00000000-000000000000000000000000")
+				w.Write([]byte(ev))
+				return
+			}
+			r.mu.Unlock()
+			select {
+			case <-req.Context().Done():
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	case req.Method == http.MethodPost && strings.HasPrefix(path, "invocation/"):
+		rest := strings.TrimPrefix(path, "invocation/")
+		id, kind, _ := strings.Cut(rest, "/")
+		b, _ := io.ReadAll(req.Body)
+		w.WriteHeader(http.StatusAccepted)
+		r.answers <- answer{id: id, kind: kind, body: string(b)}
+	case req.Method == http.MethodPost && path == "init/error":
+		b, _ := io.ReadAll(req.Body)
+		w.WriteHeader(http.StatusAccepted)
+		r.answers <- answer{id: "init", kind: "init-error", body: string(b)}
+	default:
+		http.NotFound(w, req)
+	}
+}
+
+func (r *runtimeAPI) invoke(t *testing.T, ev string) answer {
+	t.Helper()
+	r.mu.Lock()
+	r.queue = append(r.queue, ev)
+	r.mu.Unlock()
+	select {
+	case a := <-r.answers:
+		return a
+	case <-time.After(60 * time.Second):
+		t.Fatal("no answer from the function")
+	}
+	return answer{}
+}
+
+func buildBootstrap(t *testing.T, dir string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "bootstrap")
+	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", bin, ".")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building the bootstrap: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func failures(t *testing.T, a answer) []string {
+	t.Helper()
+	if a.kind != "response" {
+		t.Fatalf("function answered %s: %s", a.kind, a.body)
+	}
+	var resp events.DynamoDBEventResponse
+	if err := json.Unmarshal([]byte(a.body), &resp); err != nil {
+		t.Fatalf("response %q: %v", a.body, err)
+	}
+	var ids []string
+	for _, f := range resp.BatchItemFailures {
+		ids = append(ids, f.ItemIdentifier)
+	}
+	return ids
+}
+
+func count(t *testing.T, pool *pgxpool.Pool, sql string) int {
+	t.Helper()
+	var n int
+	if err := pool.QueryRow(context.Background(), sql).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// The built bootstrap, driven through the Runtime API, against PostgreSQL.
+func TestBootstrapRuntimeAPI(t *testing.T) {
+	dsn := teststack.Postgres(t)
+	dir := t.TempDir()
+	bin := buildBootstrap(t, dir)
+	if err := os.WriteFile(filepath.Join(dir, "mapping.yaml"), []byte(testMapping), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	api := &runtimeAPI{answers: make(chan answer, 16)}
+	srv := httptest.NewServer(api)
+	defer srv.Close()
+	var stdout, stderr bytes.Buffer
+	cmd := exec.Command(bin)
+	cmd.Env = []string{
+		"AWS_LAMBDA_RUNTIME_API=" + strings.TrimPrefix(srv.URL, "http://"),
+		EnvDatabaseURL + "=" + dsn,
+		EnvChunkRecords + "=2",
+		"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=x", "AWS_SECRET_ACCESS_KEY=y", "AWS_EC2_METADATA_DISABLED=true",
+		"AWS_LAMBDA_FUNCTION_NAME=ddb2pg-test", "HOME=" + dir,
+	}
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
+		}
+	}()
+	pool, err := pgxpool.New(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+
+	// 1. A normal batch: insert, modify (shrink), remove, and replays.
+	a := api.invoke(t, event(
+		lambdaRecord(1, "INSERT", "o1", "new", "p1", "p2", "p3"),
+		lambdaRecord(2, "INSERT", "o2", "new", "p1"),
+		lambdaRecord(3, "MODIFY", "o1", "paid", "p1"),
+		lambdaRecord(4, "REMOVE", "o2", ""),
+	))
+	if f := failures(t, a); len(f) != 0 {
+		t.Fatalf("failures %v", f)
+	}
+	if count(t, pool, `SELECT count(*) FROM orders`) != 1 || count(t, pool, `SELECT count(*) FROM order_items`) != 1 {
+		t.Error("tables after batch 1")
+	}
+	// Lambda retries a batch from the middle: duplicates are no-ops.
+	a = api.invoke(t, event(lambdaRecord(3, "MODIFY", "o1", "paid", "p1"), lambdaRecord(4, "REMOVE", "o2", "")))
+	if f := failures(t, a); len(f) != 0 {
+		t.Fatalf("failures %v", f)
+	}
+
+	// 2. The database goes away in the middle of a batch (a check constraint
+	// ends the session on the 'die' row): chunks are 2 records, so records 10 and 11
+	// are committed and 12 is the first one reported.
+	if _, err := pool.Exec(context.Background(), `
+		CREATE FUNCTION die(s text) RETURNS boolean LANGUAGE sql AS
+			$$ SELECT CASE WHEN s = 'die' THEN pg_terminate_backend(pg_backend_pid()) ELSE true END $$;
+		ALTER TABLE orders ADD CONSTRAINT die CHECK (die(status));`); err != nil {
+		t.Fatal(err)
+	}
+	batch := event(
+		lambdaRecord(10, "INSERT", "o10", "new", "p1"),
+		lambdaRecord(11, "INSERT", "o11", "new", "p1"),
+		lambdaRecord(12, "INSERT", "o12", "new", "p1"),
+		lambdaRecord(13, "INSERT", "o13", "die", "p1"),
+		lambdaRecord(14, "INSERT", "o14", "new", "p1"),
+	)
+	a = api.invoke(t, batch)
+	if f := failures(t, a); len(f) != 1 || f[0] != fmt.Sprintf("%021d", 12) {
+		t.Fatalf("failures %v, want [seq 12]", f)
+	}
+	if n := count(t, pool, `SELECT count(*) FROM orders WHERE id IN ('o10','o11','o12','o13','o14')`); n != 2 {
+		t.Errorf("%d of the batch committed, want 2", n)
+	}
+	if _, err := pool.Exec(context.Background(), `ALTER TABLE orders DROP CONSTRAINT die`); err != nil {
+		t.Fatal(err)
+	}
+	// Lambda retries from the reported record (the whole batch again here).
+	a = api.invoke(t, batch)
+	if f := failures(t, a); len(f) != 0 {
+		t.Fatalf("retry failures %v", f)
+	}
+	if n := count(t, pool, `SELECT count(*) FROM orders`); n != 6 {
+		t.Errorf("%d orders, want 6", n)
+	}
+
+	// 3. A poison image is rejected and does not block the batch.
+	a = api.invoke(t, event(
+		strings.Replace(lambdaRecord(20, "INSERT", "o20", "new", "p1"), `"quantity":{"N":"1"}`, `"quantity":{"N":"1.5"}`, 1),
+		lambdaRecord(21, "INSERT", "o21", "new", "p1"),
+	))
+	if f := failures(t, a); len(f) != 0 {
+		t.Fatalf("failures %v", f)
+	}
+	if count(t, pool, `SELECT count(*) FROM ddb2pg.rejects WHERE seq = '000000000000000000020'`) != 1 ||
+		count(t, pool, `SELECT count(*) FROM orders WHERE id = 'o21'`) != 1 {
+		t.Error("poison record not rejected / next record not applied")
+	}
+
+	// 4. Events the function must refuse as a whole.
+	kinesis, err := os.ReadFile("../../shared/real-world/lambda-events/powertools-ts-kinesis-delivered-dynamodb.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a = api.invoke(t, string(kinesis)); a.kind != "error" || !strings.Contains(a.body, "aws:kinesis") {
+		t.Errorf("kinesis event: %s %s", a.kind, a.body)
+	}
+	old := strings.Replace(lambdaRecord(30, "MODIFY", "o1", "x"), "NEW_AND_OLD_IMAGES", "OLD_IMAGE", 1)
+	if a = api.invoke(t, event(old)); a.kind != "error" || !strings.Contains(a.body, "OLD_IMAGE") {
+		t.Errorf("OLD_IMAGE event: %s %s", a.kind, a.body)
+	}
+
+	// Logs: one JSON line per batch; metrics in EMF on stdout.
+	time.Sleep(100 * time.Millisecond)
+	var batches int
+	for _, line := range strings.Split(stderr.String(), "\n") {
+		if strings.Contains(line, `"msg":"batch applied"`) {
+			batches++
+			var m map[string]any
+			if err := json.Unmarshal([]byte(line), &m); err != nil {
+				t.Errorf("log line is not JSON: %s", line)
+			}
+			if m["first_seq"] == nil || m["applied"] == nil {
+				t.Errorf("log line lacks counts: %s", line)
+			}
+		}
+	}
+	if batches < 4 {
+		t.Errorf("%d batch log lines, want ≥ 4:\n%s", batches, stderr.String())
+	}
+	var emf map[string]any
+	first, _, _ := strings.Cut(stdout.String(), "\n")
+	if err := json.Unmarshal([]byte(first), &emf); err != nil || emf["_aws"] == nil || emf["RecordsApplied"] == nil || emf["ReplicationLag"] == nil {
+		t.Errorf("EMF line: %s (%v)", first, err)
+	}
+}
+
+func TestSettings(t *testing.T) {
+	env := func(kv ...string) func(string) string {
+		m := map[string]string{}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return func(k string) string { return m[k] }
+	}
+	if _, err := readSettings(env()); err == nil || !strings.Contains(err.Error(), EnvDatabaseURL) {
+		t.Errorf("no database: %v", err)
+	}
+	if _, err := readSettings(env(EnvDatabaseURL, "postgres://x", EnvTTLDeletes, "soft")); err == nil {
+		t.Error("soft without a column accepted")
+	}
+	if _, err := readSettings(env(EnvDatabaseURL, "postgres://x", EnvTTLDeletes, "later")); err == nil {
+		t.Error("bad TTL mode accepted")
+	}
+	s, err := readSettings(env(EnvDatabaseURL, "postgres://x", EnvMapping, "/m.yaml", EnvTTLDeletes, "soft", EnvSoftDeleteColumn, "deleted_at"))
+	if err != nil || s.maxConns != 2 || s.mappingPath != "/m.yaml" {
+		t.Errorf("%+v %v", s, err)
+	}
+	u, err := secretURL(`{"host":"db.example.com","port":5432,"username":"app","password":"p@ss/word","dbname":"orders","engine":"postgres"}`,
+		"sslmode=require&connect_timeout=5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := poolConfig(u, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.ConnConfig.Password != "p@ss/word" || cfg.ConnConfig.Host != "db.example.com" || cfg.ConnConfig.Database != "orders" ||
+		cfg.ConnConfig.TLSConfig == nil || cfg.MaxConns != 2 || cfg.ConnConfig.DefaultQueryExecMode != pgx.QueryExecModeExec {
+		t.Errorf("pool config from secret: %+v", cfg.ConnConfig)
+	}
+	if _, err := secretURL(`{"host":"h","port":"6432","username":"u","password":"p","dbname":"d"}`, ""); err != nil {
+		t.Errorf("string port: %v", err)
+	}
+	cfg, _ = poolConfig("postgres://u@h/d?default_query_exec_mode=cache_describe", 2)
+	if cfg.ConnConfig.DefaultQueryExecMode != pgx.QueryExecModeCacheDescribe {
+		t.Error("URL's exec mode overridden")
+	}
+}
+
+type fakeSecrets struct {
+	mu     sync.Mutex
+	values []string
+	calls  int
+}
+
+func (f *fakeSecrets) GetSecretValue(context.Context, *secretsmanager.GetSecretValueInput, ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	v := f.values[min(f.calls, len(f.values)-1)]
+	f.calls++
+	return &secretsmanager.GetSecretValueOutput{SecretString: aws.String(v)}, nil
+}
+
+// The secret is read once per container and again when authentication fails
+// (a rotated password).
+func TestSecretRefreshOnAuthFailure(t *testing.T) {
+	dsn := teststack.Postgres(t)
+	pc, err := pgconn.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := func(user string) string {
+		b, _ := json.Marshal(map[string]any{"host": pc.Host, "port": pc.Port, "username": user, "password": "pw", "dbname": pc.Database})
+		return string(b)
+	}
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "mapping.yaml"), []byte(testMapping), 0o644)
+	sec := &fakeSecrets{values: []string{secret("rotated_away"), secret(pc.User)}}
+	getenv := func(k string) string {
+		return map[string]string{EnvDatabaseSecretARN: "arn:secret", EnvMapping: filepath.Join(dir, "mapping.yaml"),
+			EnvDatabaseOptions: "sslmode=disable"}[k]
+	}
+	var metrics bytes.Buffer
+	f, err := newFunction(context.Background(), getenv, slog.New(slog.DiscardHandler), &metrics, nil, sec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := f.handle(context.Background(), json.RawMessage(event(lambdaRecord(1, "INSERT", "o1", "new", "p1"))))
+	if err != nil || len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("resp %+v err %v", resp, err)
+	}
+	if sec.calls != 2 {
+		t.Errorf("secret read %d times, want 2 (init, then after the auth failure)", sec.calls)
+	}
+	resp, err = f.handle(context.Background(), json.RawMessage(event(lambdaRecord(2, "MODIFY", "o1", "paid", "p1"))))
+	if err != nil || len(resp.BatchItemFailures) != 0 || sec.calls != 2 {
+		t.Errorf("second invocation: %+v %v, secret reads %d", resp, err, sec.calls)
+	}
+}

@@ -1,0 +1,893 @@
+// Package apply is the stream apply engine shared by the Lambda function and
+// the poller: it writes a batch of DynamoDB Streams records into the mapped
+// PostgreSQL tables through the same mapping and bookkeeping as the backfill.
+//
+// Per item, a record applies only when it is newer than what is applied
+// (ledger.ClaimForStream); non-shared tables get the item's rows replaced as
+// a set, shared tables are upserted, a REMOVE deletes the item's non-shared
+// rows and leaves a tombstone. A batch is written in a few round trips per
+// transaction (one claim statement, one pipelined batch, one COPY per
+// table), in chunks committed in stream order, so a transient failure leaves
+// a committed prefix and nothing after it.
+package apply
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/ddb2pg/ddb2pg/pkg/ddbitem"
+	"github.com/ddb2pg/ddb2pg/pkg/ledger"
+	"github.com/ddb2pg/ddb2pg/pkg/mapping"
+	"github.com/ddb2pg/ddb2pg/pkg/pgerr"
+	"github.com/ddb2pg/ddb2pg/pkg/rowsql"
+	"github.com/ddb2pg/ddb2pg/pkg/stream"
+)
+
+// TTLMode says what a delete made by DynamoDB's Time To Live does.
+type TTLMode int
+
+const (
+	// TTLDelete treats it as any REMOVE: the item's rows are deleted.
+	TTLDelete TTLMode = iota
+	// TTLIgnore keeps the item's rows (PostgreSQL keeps expired items);
+	// the item is still marked deleted in the bookkeeping.
+	TTLIgnore
+	// TTLSoft keeps the rows and sets the soft-delete column (a timestamptz
+	// such as deleted_at) of every non-shared table that has it.
+	TTLSoft
+)
+
+// ParseTTLMode reads "delete" (or ""), "ignore" or "soft".
+func ParseTTLMode(s string) (TTLMode, error) {
+	switch s {
+	case "", "delete":
+		return TTLDelete, nil
+	case "ignore":
+		return TTLIgnore, nil
+	case "soft":
+		return TTLSoft, nil
+	}
+	return 0, fmt.Errorf("TTL deletes %q: want delete, ignore or soft", s)
+}
+
+func (m TTLMode) String() string {
+	switch m {
+	case TTLIgnore:
+		return "ignore"
+	case TTLSoft:
+		return "soft"
+	}
+	return "delete"
+}
+
+// Fetcher reads an item's current state with a strongly consistent read
+// (KEYS_ONLY streams carry no image). found is false when the item is gone.
+type Fetcher interface {
+	GetItem(ctx context.Context, keys ddbitem.Item) (item ddbitem.Item, found bool, err error)
+}
+
+// DB is what the engine needs from a pool or connection.
+type DB interface {
+	Begin(ctx context.Context) (pgx.Tx, error)
+}
+
+// Config configures an Engine.
+type Config struct {
+	Mapping *mapping.Mapping
+	Ledger  *ledger.Ledger
+	TTL     TTLMode
+	// SoftDeleteColumn names the column TTLSoft sets (required with TTLSoft).
+	SoftDeleteColumn string
+	// Fetcher serves KEYS_ONLY records; without it they fail the batch.
+	Fetcher Fetcher
+	// ChunkSize is the number of records per transaction (0: the whole batch).
+	ChunkSize int
+	Logger    *slog.Logger
+}
+
+// Engine applies batches. It is safe for concurrent use.
+type Engine struct {
+	cfg    Config
+	m      *mapping.Mapping
+	tables []*rowsql.Table
+
+	deleteSet []string // per non-shared table: deleteSetSQL
+	upsertSet []string // per shared table: upsertSetSQL ("" when a column type has no array form)
+
+	softOnce sync.Mutex
+	soft     []bool // per table: has the soft-delete column (resolved once)
+}
+
+// New checks cfg and builds the engine.
+func New(cfg Config) (*Engine, error) {
+	if cfg.Mapping == nil || cfg.Ledger == nil {
+		return nil, errors.New("apply: Mapping and Ledger are required")
+	}
+	if cfg.TTL == TTLSoft && cfg.SoftDeleteColumn == "" {
+		return nil, errors.New("TTL deletes \"soft\" needs the soft-delete column's name (DDB2PG_SOFT_DELETE_COLUMN or --soft-delete-column)")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	e := &Engine{cfg: cfg, m: cfg.Mapping, tables: rowsql.For(cfg.Mapping)}
+	e.deleteSet = make([]string, len(e.tables))
+	e.upsertSet = make([]string, len(e.tables))
+	for ti, rt := range e.tables {
+		if !rt.T.Shared && len(rt.T.KeyColumns) > 0 {
+			e.deleteSet[ti] = deleteSetSQL(rt)
+		}
+		if rt.T.Shared {
+			e.upsertSet[ti] = upsertSetSQL(rt)
+		}
+	}
+	return e, nil
+}
+
+// Stats counts what a batch did.
+type Stats struct {
+	Records  int // records handled (committed)
+	Applied  int // records whose change is in PostgreSQL (including ones superseded in the same batch)
+	Skipped  int // stale or duplicate records (already applied or older than what is)
+	Rejected int // records recorded in the rejects table
+	// TTLIgnored counts TTL deletes kept by TTLIgnore (also counted in Applied).
+	TTLIgnored int
+	// FirstSeq and LastSeq are the committed range; NewestTime is the latest
+	// ApproximateCreationDateTime among committed records (zero if none had one).
+	FirstSeq, LastSeq string
+	NewestTime        time.Time
+}
+
+func (s *Stats) add(o Stats) {
+	s.Records += o.Records
+	s.Applied += o.Applied
+	s.Skipped += o.Skipped
+	s.Rejected += o.Rejected
+	s.TTLIgnored += o.TTLIgnored
+	if s.FirstSeq == "" {
+		s.FirstSeq = o.FirstSeq
+	}
+	if o.LastSeq != "" {
+		s.LastSeq = o.LastSeq
+	}
+	if o.NewestTime.After(s.NewestTime) {
+		s.NewestTime = o.NewestTime
+	}
+}
+
+// Result is the outcome of Apply.
+type Result struct {
+	Stats
+	// Committed is the number of leading records that are committed;
+	// records[Committed:] are not (none of them is).
+	Committed int
+	// Err is why records[Committed] could not be committed: nil when all
+	// were. Retryable(Err) tells a transient failure (retry from
+	// records[Committed]) from a fatal one (configuration, schema).
+	Err error
+}
+
+// Retryable reports whether err is a transient failure.
+func Retryable(err error) bool {
+	return pgerr.Classify(err) == pgerr.Retryable || errors.Is(err, errFetch)
+}
+
+var errFetch = errors.New("reading the item from DynamoDB")
+
+// ErrNoImage is returned for a record without a new image on a stream that is not KEYS_ONLY.
+var ErrNoImage = errors.New("record has no NewImage")
+
+// Hook runs inside each chunk's transaction, after its records are written
+// and before it commits, with the chunk's records (the poller saves its shard
+// checkpoint there so both commit together).
+type Hook func(ctx context.Context, tx pgx.Tx, chunk []stream.Record) error
+
+// Apply writes records, in order, committing chunks of Config.ChunkSize
+// records. It stops at the first chunk that cannot be committed.
+func (e *Engine) Apply(ctx context.Context, db DB, records []stream.Record, hook Hook) Result {
+	var res Result
+	size := e.cfg.ChunkSize
+	if size <= 0 {
+		size = len(records)
+	}
+	for start := 0; start < len(records); start += size {
+		end := min(start+size, len(records))
+		st, err := e.applyChunk(ctx, db, records[start:end], hook)
+		if err != nil {
+			res.Err = err
+			return res
+		}
+		res.add(st)
+		res.Committed = end
+	}
+	return res
+}
+
+// kind is what a record does to its item.
+type kind int
+
+const (
+	kInvalid    kind = iota // unreadable record: reject only
+	kWrite                  // new image -> rows
+	kRejectImg              // new image the mapping rejects
+	kRemove                 // delete the item's rows
+	kTTLIgnore              // TTL delete kept
+	kSoftDelete             // TTL delete -> soft-delete column
+)
+
+type prepared struct {
+	rec   *stream.Record
+	kind  kind
+	key   string
+	keys  ddbitem.Item // key attributes
+	rows  mapping.Rows
+	rej   *ledger.Reject
+	index int
+}
+
+func (e *Engine) origin(r *stream.Record) string {
+	if r.ShardID != "" {
+		return "stream " + r.ShardID + " seq " + r.Seq
+	}
+	return "stream seq " + r.Seq
+}
+
+const maxRawValue = 64 << 10
+
+func (e *Engine) reject(p *prepared, rej ledger.Reject) {
+	rej.SourceTable = e.m.Source.Table
+	rej.ItemKey = p.key
+	rej.Origin = e.origin(p.rec)
+	rej.ShardID = p.rec.ShardID
+	if stream.ValidSeq(p.rec.Seq) == nil {
+		rej.Seq = p.rec.Seq
+	}
+	if len(rej.RawValue) > maxRawValue {
+		rej.RawValue = rej.RawValue[:maxRawValue] + "…(truncated)"
+	}
+	p.rej = &rej
+}
+
+// prepare decides each record's effect; KEYS_ONLY images are read from
+// DynamoDB (once per item: the last record of each item in the chunk).
+func (e *Engine) prepare(ctx context.Context, recs []stream.Record) ([]prepared, error) {
+	ps := make([]prepared, len(recs))
+	lastOf := map[string]int{}
+	for i := range recs {
+		r := &recs[i]
+		p := &ps[i]
+		p.rec, p.index = r, i
+		if r.Err != nil {
+			p.kind = kInvalid
+			raw := r.Keys.String()
+			if r.Keys == nil {
+				raw = ""
+			}
+			e.reject(p, ledger.Reject{RawValue: raw, Reason: "unreadable stream record: " + r.Err.Error()})
+			continue
+		}
+		if err := r.Check(); err != nil {
+			p.kind = kInvalid
+			e.reject(p, ledger.Reject{Reason: "unreadable stream record: " + err.Error()})
+			continue
+		}
+		key, err := e.m.KeyOf(r.Keys)
+		if err != nil {
+			p.kind = kInvalid
+			e.reject(p, ledger.Reject{RawValue: r.Keys.String(), Reason: "reading the item's key: " + err.Error()})
+			continue
+		}
+		p.key, p.keys = string(key), r.Keys
+		lastOf[p.key] = i
+		switch {
+		case r.EventName == stream.Remove && r.TTL && e.cfg.TTL == TTLIgnore:
+			p.kind = kTTLIgnore
+		case r.EventName == stream.Remove && r.TTL && e.cfg.TTL == TTLSoft:
+			p.kind = kSoftDelete
+		case r.EventName == stream.Remove:
+			p.kind = kRemove
+		default:
+			p.kind = kWrite
+		}
+	}
+	var todo []conv
+	for i := range ps {
+		p := &ps[i]
+		if p.kind != kWrite {
+			continue
+		}
+		img := p.rec.NewImage
+		if img == nil {
+			if p.rec.StreamViewType != stream.ViewKeysOnly && p.rec.StreamViewType != "" {
+				if p.rec.StreamViewType == stream.ViewOldImage {
+					return nil, stream.ErrOldImageOnly
+				}
+				return nil, fmt.Errorf("%s: %w (stream view type %q)", p.rec, ErrNoImage, p.rec.StreamViewType)
+			}
+			if lastOf[p.key] != i {
+				continue // superseded in this chunk: the item is read once, for its last record
+			}
+			if e.cfg.Fetcher == nil {
+				return nil, fmt.Errorf("%s: %w and no DynamoDB client to read it (KEYS_ONLY stream)", p.rec, ErrNoImage)
+			}
+			item, found, err := e.cfg.Fetcher.GetItem(ctx, p.keys)
+			if err != nil {
+				return nil, fmt.Errorf("%w %s: %w", errFetch, p.key, err)
+			}
+			if !found {
+				p.kind = kRemove // deleted since: the REMOVE record follows
+				continue
+			}
+			img = item
+		}
+		todo = append(todo, conv{i, img})
+	}
+	e.convert(ps, todo)
+	return ps, nil
+}
+
+type conv struct {
+	i   int
+	img ddbitem.Item
+}
+
+// convert maps the images to rows, on several cores for large batches.
+func (e *Engine) convert(ps []prepared, todo []conv) {
+	one := func(c conv) {
+		p := &ps[c.i]
+		rows, rej := e.m.Rows(c.img)
+		if rej != nil {
+			p.kind = kRejectImg
+			e.reject(p, ledger.Reject{PGTable: rej.Table, PGColumn: rej.Column, Path: rej.Path, RawValue: rej.Raw, Reason: rej.Reason})
+			return
+		}
+		p.rows = rows
+	}
+	workers := min(runtime.GOMAXPROCS(0), len(todo)/64)
+	if workers < 2 {
+		for _, c := range todo {
+			one(c)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	per := (len(todo) + workers - 1) / workers
+	for w := 0; w < len(todo); w += per {
+		part := todo[w:min(w+per, len(todo))]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, c := range part {
+				one(c)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// errClass sorts a write error: retryable (stop, retry later), record-level
+// (isolate the record that caused it and reject it), or fatal.
+type errClass int
+
+const (
+	classRetry errClass = iota
+	classRecord
+	classFatal
+)
+
+func classify(err error) errClass {
+	switch pgerr.Classify(err) {
+	case pgerr.Retryable:
+		return classRetry
+	case pgerr.Canceled:
+		return classRetry
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && len(pgErr.Code) == 5 {
+		switch pgErr.Code[:2] {
+		case "22", "23", "54": // data exception, integrity constraint, program limit (row too big)
+			return classRecord
+		}
+		return classFatal
+	}
+	// Not from the server: a value pgx could not encode.
+	return classRecord
+}
+
+// applyChunk writes one chunk in one transaction.
+func (e *Engine) applyChunk(ctx context.Context, db DB, recs []stream.Record, hook Hook) (Stats, error) {
+	ps, err := e.prepare(ctx, recs)
+	if err != nil {
+		return Stats{}, err
+	}
+	st, err := e.inTx(ctx, db, func(tx pgx.Tx) (Stats, error) {
+		st, err := e.write(ctx, tx, ps, false)
+		if err == nil && hook != nil {
+			err = hook(ctx, tx, recs)
+		}
+		return st, err
+	})
+	if err == nil || classify(err) != classRecord {
+		return st, err
+	}
+	e.cfg.Logger.Warn("a record could not be written; isolating it", "error", err.Error())
+	// Careful pass: one savepoint per record, so the records that fail are
+	// recorded as rejected and the rest applies.
+	return e.inTx(ctx, db, func(tx pgx.Tx) (Stats, error) {
+		var total Stats
+		for i := range ps {
+			sp, err := tx.Begin(ctx)
+			if err != nil {
+				return total, err
+			}
+			st, err := e.write(ctx, sp, ps[i:i+1], true)
+			if err == nil {
+				if err = sp.Commit(ctx); err != nil {
+					return total, err
+				}
+				total.add(st)
+				continue
+			}
+			_ = sp.Rollback(ctx)
+			if classify(err) != classRecord {
+				return total, err
+			}
+			// Reject the record: its item's rows go, its version advances.
+			p := ps[i]
+			e.reject(&p, ledger.Reject{RawValue: imageText(p.rec), Reason: "PostgreSQL refused the item's rows: " + err.Error()})
+			p.kind = kRejectImg
+			sp, err = tx.Begin(ctx)
+			if err != nil {
+				return total, err
+			}
+			st, err = e.write(ctx, sp, []prepared{p}, true)
+			if err == nil {
+				err = sp.Commit(ctx)
+			}
+			if err != nil {
+				_ = sp.Rollback(ctx)
+				if classify(err) != classRecord {
+					return total, err
+				}
+				// Even the delete fails: record the reject alone.
+				if err := e.cfg.Ledger.InsertRejects(ctx, tx, []ledger.Reject{*p.rej}); err != nil {
+					return total, err
+				}
+				st = Stats{Records: 1, Rejected: 1, FirstSeq: p.rec.Seq, LastSeq: p.rec.Seq}
+			}
+			total.add(st)
+		}
+		if hook != nil {
+			if err := hook(ctx, tx, recs); err != nil {
+				return total, err
+			}
+		}
+		return total, nil
+	})
+}
+
+func imageText(r *stream.Record) string {
+	if r.NewImage != nil {
+		return r.NewImage.String()
+	}
+	return r.Keys.String()
+}
+
+func (e *Engine) inTx(ctx context.Context, db DB, fn func(tx pgx.Tx) (Stats, error)) (Stats, error) {
+	tx, err := db.Begin(ctx)
+	if err != nil {
+		return Stats{}, fmt.Errorf("starting the batch transaction: %w", err)
+	}
+	st, err := fn(tx)
+	if err != nil {
+		_ = tx.Rollback(context.WithoutCancel(ctx))
+		return Stats{}, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return Stats{}, fmt.Errorf("committing the batch: %w", err)
+	}
+	return st, nil
+}
+
+// write applies prepared records inside tx. Records of one item collapse to
+// the last one, except a TTL delete that keeps the rows (ignore, soft): it
+// must see the state written before it, so the chunk is cut there and the
+// parts are written one after the other.
+func (e *Engine) write(ctx context.Context, tx pgx.Tx, ps []prepared, careful bool) (Stats, error) {
+	var total Stats
+	start := 0
+	keys := map[string]bool{}
+	for i := range ps {
+		p := &ps[i]
+		if (p.kind == kTTLIgnore || p.kind == kSoftDelete) && keys[p.key] {
+			st, err := e.writeGroup(ctx, tx, ps[start:i], careful)
+			if err != nil {
+				return total, err
+			}
+			total.add(st)
+			start = i
+			clear(keys)
+		}
+		if p.kind != kInvalid {
+			keys[p.key] = true
+		}
+	}
+	st, err := e.writeGroup(ctx, tx, ps[start:], careful)
+	if err != nil {
+		return total, err
+	}
+	total.add(st)
+	return total, nil
+}
+
+// writeGroup applies prepared records inside tx: claim, then deletes and
+// shared upserts in one pipelined batch, then one COPY per non-shared table.
+// careful always deletes before inserting (no trust in "fresh").
+func (e *Engine) writeGroup(ctx context.Context, tx pgx.Tx, ps []prepared, careful bool) (Stats, error) {
+	var st Stats
+	// The winner of each key is its record with the highest sequence number.
+	winner := map[string]int{}
+	for i := range ps {
+		p := &ps[i]
+		if p.kind == kInvalid {
+			continue
+		}
+		if w, ok := winner[p.key]; !ok || stream.CompareSeq(p.rec.Seq, ps[w].rec.Seq) > 0 {
+			winner[p.key] = i
+		}
+	}
+	claims := make([]ledger.StreamClaim, 0, len(winner))
+	for k, i := range winner {
+		p := &ps[i]
+		claims = append(claims, ledger.StreamClaim{Key: k, Seq: stream.CanonicalSeq(p.rec.Seq), ShardID: p.rec.ShardID,
+			Deleted: p.kind == kRemove || p.kind == kTTLIgnore || p.kind == kSoftDelete})
+	}
+	sort.Slice(claims, func(a, b int) bool { return claims[a].Key < claims[b].Key })
+	out, err := e.cfg.Ledger.ClaimForStream(ctx, tx, e.m.Source.Table, claims)
+	if err != nil {
+		return st, err
+	}
+	var rejects []ledger.Reject
+	var batch pgx.Batch
+	dels := make([][][]any, len(e.tables)) // per table: key values of items whose rows go
+	seen := map[string]map[string]bool{}   // key -> seqs seen (duplicates in the chunk)
+	for i := range ps {
+		p := &ps[i]
+		st.Records++
+		if st.FirstSeq == "" {
+			st.FirstSeq = p.rec.Seq
+		}
+		st.LastSeq = p.rec.Seq
+		if p.rec.ApproxTime.After(st.NewestTime) {
+			st.NewestTime = p.rec.ApproxTime
+		}
+		if p.kind == kInvalid {
+			st.Rejected++
+			rejects = append(rejects, *p.rej)
+			continue
+		}
+		o := out[p.key]
+		canon := stream.CanonicalSeq(p.rec.Seq)
+		if seen[p.key] == nil {
+			seen[p.key] = map[string]bool{}
+		}
+		dup := seen[p.key][canon]
+		seen[p.key][canon] = true
+		if !o.Won || dup || (o.PrevOrigin == "stream" && stream.CompareSeq(p.rec.Seq, o.PrevSeq) <= 0) {
+			st.Skipped++
+			continue
+		}
+		switch p.kind {
+		case kRejectImg:
+			st.Rejected++
+			rejects = append(rejects, *p.rej)
+		case kTTLIgnore:
+			st.Applied++
+			st.TTLIgnored++
+		default:
+			st.Applied++
+		}
+		if winner[p.key] != i {
+			continue // superseded by a later record of the same item in this chunk
+		}
+		switch p.kind {
+		case kWrite, kRejectImg, kRemove:
+			if !o.Fresh || careful {
+				for ti, rt := range e.tables {
+					if rt.T.Shared {
+						continue
+					}
+					if kv, ok := e.keyValues(rt.T, p.keys); ok {
+						dels[ti] = append(dels[ti], kv)
+					}
+				}
+			}
+		case kSoftDelete:
+			if err := e.queueSoftDelete(ctx, tx, &batch, p); err != nil {
+				return st, err
+			}
+		}
+	}
+	for ti, kvs := range dels {
+		e.queueDeleteSet(&batch, ti, kvs)
+	}
+	// Shared rows: the last winner's row per primary key, in key order.
+	for ti, rt := range e.tables {
+		if !rt.T.Shared {
+			continue
+		}
+		byPK := map[string][]any{}
+		for i := range ps {
+			p := &ps[i]
+			if p.kind != kWrite || winner[p.key] != i || !out[p.key].Won {
+				continue
+			}
+			for _, row := range p.rows[ti] {
+				byPK[pkString(rt.T, row)] = row
+			}
+		}
+		pks := make([]string, 0, len(byPK))
+		for pk := range byPK {
+			pks = append(pks, pk)
+		}
+		sort.Strings(pks)
+		rows := make([][]any, len(pks))
+		for i, pk := range pks {
+			rows[i] = byPK[pk]
+		}
+		// One statement for the set, when the primary keys deduplicated
+		// above are in a canonical form (two spellings of one numeric would
+		// make the statement update a row twice).
+		if len(rows) > 2 && e.upsertSet[ti] != "" && canonicalPKs(rt.T, rows) {
+			if arrays, ok := typedArrays(rows); ok {
+				batch.Queue(e.upsertSet[ti], arrays...)
+				continue
+			}
+		}
+		for _, row := range rows {
+			batch.Queue(rt.Upsert, row...)
+		}
+	}
+	if batch.Len() > 0 {
+		if err := tx.SendBatch(ctx, &batch).Close(); err != nil {
+			return st, err
+		}
+	}
+	for ti, rt := range e.tables {
+		if rt.T.Shared {
+			continue
+		}
+		var rows [][]any
+		for i := range ps {
+			p := &ps[i]
+			if p.kind != kWrite || winner[p.key] != i || !out[p.key].Won {
+				continue
+			}
+			for _, r := range p.rows[ti] {
+				rows = append(rows, r)
+			}
+		}
+		if len(rows) == 0 {
+			continue
+		}
+		if careful || len(rows) < 4 {
+			var b pgx.Batch
+			for _, r := range rows {
+				b.Queue(rt.Insert, r...)
+			}
+			if err := tx.SendBatch(ctx, &b).Close(); err != nil {
+				return st, err
+			}
+			continue
+		}
+		if _, err := tx.CopyFrom(ctx, rt.T.Ident, rt.Columns, pgx.CopyFromRows(rows)); err != nil {
+			return st, err
+		}
+	}
+	if err := e.cfg.Ledger.InsertRejects(ctx, tx, rejects); err != nil {
+		return st, err
+	}
+	return st, nil
+}
+
+// queueDeleteSet deletes the rows of the items whose key values are kvs
+// from table ti: one statement for the whole set (key values sent as typed
+// arrays) when there are several, one per item otherwise.
+func (e *Engine) queueDeleteSet(b *pgx.Batch, ti int, kvs [][]any) {
+	rt := e.tables[ti]
+	if len(kvs) == 0 {
+		return
+	}
+	if len(kvs) > 2 {
+		if arrays, ok := typedArrays(kvs); ok {
+			b.Queue(e.deleteSet[ti], arrays...)
+			return
+		}
+	}
+	for _, kv := range kvs {
+		b.Queue(rt.DeleteItem, kv...)
+	}
+}
+
+// typedArrays turns rows of key values into one typed slice per column
+// (pgx encodes []string as text[], []int64 as bigint[], ...); ok is false
+// for a value type it does not handle.
+func typedArrays(kvs [][]any) ([]any, bool) {
+	out := make([]any, len(kvs[0]))
+	for c := range out {
+		switch kvs[0][c].(type) {
+		case string:
+			out[c] = column[string](kvs, c)
+		case int16:
+			out[c] = column[int16](kvs, c)
+		case int32:
+			out[c] = column[int32](kvs, c)
+		case int64:
+			out[c] = column[int64](kvs, c)
+		case pgtype.Numeric:
+			out[c] = column[pgtype.Numeric](kvs, c)
+		case pgtype.UUID:
+			out[c] = column[pgtype.UUID](kvs, c)
+		case time.Time:
+			out[c] = column[time.Time](kvs, c)
+		case []byte:
+			out[c] = column[[]byte](kvs, c)
+		case bool:
+			out[c] = column[bool](kvs, c)
+		case float64:
+			out[c] = column[float64](kvs, c)
+		case float32:
+			out[c] = column[float32](kvs, c)
+		default:
+			return nil, false
+		}
+		if out[c] == nil {
+			return nil, false
+		}
+	}
+	return out, true
+}
+
+func column[T any](kvs [][]any, c int) any {
+	s := make([]T, len(kvs))
+	for i, kv := range kvs {
+		v, ok := kv[c].(T)
+		if !ok {
+			return nil
+		}
+		s[i] = v
+	}
+	return s
+}
+
+// canonicalPKs reports whether every primary key value is of a type whose
+// Go value is canonical (equal values print equal).
+func canonicalPKs(t *mapping.Table, rows [][]any) bool {
+	for _, r := range rows {
+		for _, i := range t.PKIndexes {
+			switch r[i].(type) {
+			case string, int16, int32, int64, bool, pgtype.UUID:
+			default:
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// upsertSetSQL is the table's upsert (rowsql's Upsert) fed by one typed
+// array per column: "INSERT ... SELECT * FROM unnest($1::T1[], ...) ON
+// CONFLICT ...". "" when a column is an array or jsonb (no flat array form).
+func upsertSetSQL(rt *rowsql.Table) string {
+	var params []string
+	for i, c := range rt.T.Columns {
+		if c.Type.Array || c.Type.Base == "jsonb" || c.Type.Base == "json" {
+			return ""
+		}
+		params = append(params, fmt.Sprintf("$%d::%s[]", i+1, c.Type.Name))
+	}
+	// rowsql's Upsert is "INSERT INTO t AS t (cols) VALUES ($1, ...) ON CONFLICT ...".
+	i := strings.Index(rt.Upsert, " VALUES (")
+	j := strings.Index(rt.Upsert, " ON CONFLICT ")
+	if i < 0 || j < 0 {
+		return ""
+	}
+	return rt.Upsert[:i] + " SELECT * FROM unnest(" + strings.Join(params, ", ") + ")" + rt.Upsert[j:]
+}
+
+// deleteSetSQL is "DELETE FROM t USING unnest($1::T1[], ...) AS d(k0, ...)
+// WHERE t.c1 = d.k0 AND ..." for a non-shared table.
+func deleteSetSQL(rt *rowsql.Table) string {
+	var params, names, conds []string
+	for i, ci := range rt.T.KeyColumns {
+		c := rt.T.Columns[ci]
+		params = append(params, fmt.Sprintf("$%d::%s[]", i+1, c.Type.Name))
+		names = append(names, fmt.Sprintf("k%d", i))
+		conds = append(conds, fmt.Sprintf("t.%s = d.k%d", pgx.Identifier{c.Name}.Sanitize(), i))
+	}
+	return "DELETE FROM " + rt.Name + " AS t USING unnest(" + strings.Join(params, ", ") + ") AS d(" +
+		strings.Join(names, ", ") + ") WHERE " + strings.Join(conds, " AND ")
+}
+
+// keyValues returns the values of t's key columns for the item, and false
+// when the item cannot have rows in t (see mapping.KeyValues: a shared table,
+// a key that does not convert, a `when` on a key attribute that fails).
+func (e *Engine) keyValues(t *mapping.Table, keys ddbitem.Item) ([]any, bool) {
+	kv, ok, err := e.m.KeyValues(t, keys)
+	if err != nil || !ok {
+		return nil, false
+	}
+	return kv, true
+}
+
+func (e *Engine) queueSoftDelete(ctx context.Context, tx pgx.Tx, b *pgx.Batch, p *prepared) error {
+	if err := e.resolveSoft(ctx, tx); err != nil {
+		return err
+	}
+	at := p.rec.ApproxTime
+	var atv any
+	if !at.IsZero() {
+		atv = at
+	}
+	col := pgx.Identifier{e.cfg.SoftDeleteColumn}.Sanitize()
+	for ti, rt := range e.tables {
+		if rt.T.Shared || !e.soft[ti] {
+			continue
+		}
+		kv, ok := e.keyValues(rt.T, p.keys)
+		if !ok {
+			continue
+		}
+		// DeleteItem is "DELETE FROM t WHERE k1 = $1 AND ...": reuse its condition.
+		where := rt.DeleteItem[strings.Index(rt.DeleteItem, " WHERE "):]
+		n := len(kv) + 1
+		b.Queue("UPDATE "+rt.Name+" SET "+col+fmt.Sprintf(" = coalesce($%d::timestamptz, now())", n)+where, append(kv, atv)...)
+	}
+	return nil
+}
+
+// resolveSoft finds, once, which non-shared tables have the soft-delete column.
+func (e *Engine) resolveSoft(ctx context.Context, tx pgx.Tx) error {
+	e.softOnce.Lock()
+	defer e.softOnce.Unlock()
+	if e.soft != nil {
+		return nil
+	}
+	soft := make([]bool, len(e.tables))
+	found := false
+	for ti, rt := range e.tables {
+		if rt.T.Shared {
+			continue
+		}
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1)
+			AND attname = $2 AND attnum > 0 AND NOT attisdropped)`, rt.Name, e.cfg.SoftDeleteColumn).Scan(&soft[ti]); err != nil {
+			return fmt.Errorf("looking for the soft-delete column %q in %s: %w", e.cfg.SoftDeleteColumn, rt.T.Name, err)
+		}
+		found = found || soft[ti]
+	}
+	if !found {
+		return fmt.Errorf("TTL deletes are soft but no mapped table has the column %q: add it (e.g. ALTER TABLE ... ADD COLUMN %s timestamptz)",
+			e.cfg.SoftDeleteColumn, e.cfg.SoftDeleteColumn)
+	}
+	e.soft = soft
+	return nil
+}
+
+// pkString is a dedupe key for a row's primary key values.
+func pkString(t *mapping.Table, row []any) string {
+	var sb strings.Builder
+	for _, i := range t.PKIndexes {
+		fmt.Fprintf(&sb, "%v\x00", row[i])
+	}
+	return sb.String()
+}

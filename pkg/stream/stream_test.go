@@ -1,0 +1,330 @@
+package stream
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
+
+	"github.com/ddb2pg/ddb2pg/pkg/ddbitem"
+	"github.com/ddb2pg/ddb2pg/pkg/ddbjson"
+)
+
+const realWorld = "../../../shared/real-world"
+
+func readRW(t *testing.T, rel string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(realWorld, rel))
+	if err != nil {
+		t.Fatalf("real-world input: %v", err)
+	}
+	return b
+}
+
+func TestCompareSeq(t *testing.T) {
+	cases := []struct {
+		a, b string
+		want int
+	}{
+		{"999999999999999999999", "1000000000000000000000", -1}, // 21 vs 22 digits
+		{"1000000000000000000000", "999999999999999999999", 1},
+		{"700000000000888747038", "700000000000888747038", 0},
+		{"000000000000000000123", "123", 0},
+		{"4421584500000000017450439091", "1405400000000002063282832", 1},
+		{"9999999999999999999999999999999999999999", "9999999999999999999999999999999999999998", 1},
+		{"100", "99", 1},
+	}
+	for _, c := range cases {
+		if got := CompareSeq(c.a, c.b); got != c.want {
+			t.Errorf("CompareSeq(%s, %s) = %d, want %d", c.a, c.b, got, c.want)
+		}
+	}
+	for _, bad := range []string{"", "12a", "-1", "1.5", strings.Repeat("1", 41)} {
+		if ValidSeq(bad) == nil {
+			t.Errorf("ValidSeq(%q) = nil, want an error", bad)
+		}
+	}
+	if CanonicalSeq("000") != "0" || CanonicalSeq("0012") != "12" {
+		t.Error("CanonicalSeq")
+	}
+}
+
+// Every DynamoDB Streams event file converts; the others are refused or fail clearly.
+func TestLambdaEventsRealWorld(t *testing.T) {
+	type want struct {
+		n        int
+		err      string // substring of DecodeLambdaEvent's error
+		ttlFirst bool
+		names    []EventName
+		seqLen   int
+		noTime   bool
+	}
+	cases := map[string]want{
+		"aws-lambda-go-dynamodb-event.json":                 {n: 2, ttlFirst: true, seqLen: 25},
+		"aws-lambda-go-dynamodb-time-window-event.json":     {n: 3, seqLen: 3},
+		"aws-lambda-java-libs-dynamo-event.json":            {n: 3, ttlFirst: true, seqLen: 28},
+		"powertools-java-dynamo-event.json":                 {n: 3, ttlFirst: true, names: []EventName{Insert, Modify, Remove}},
+		"aws-lambda-docs-example-event.json":                {n: -1, noTime: true},
+		"aws-lambda-go-dynamodb-event-malformed.json":       {err: "decoding"},
+		"powertools-ts-kinesis-delivered-dynamodb.json":     {err: `eventSource "aws:kinesis"`},
+		"aws-lambda-docs-on-failure-record.json":            {err: `no "Records"`},
+		"aws-dynamodb-docs-single-record-empty-string.json": {err: `no "Records"`},
+	}
+	dir := filepath.Join(realWorld, "lambda-events")
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), ".json") {
+			continue
+		}
+		t.Run(e.Name(), func(t *testing.T) {
+			w, ok := cases[e.Name()]
+			if !ok {
+				t.Fatalf("no expectation for %s: add one", e.Name())
+			}
+			recs, err := DecodeLambdaEvent(readRW(t, "lambda-events/"+e.Name()))
+			if w.err != "" {
+				if err == nil || !strings.Contains(err.Error(), w.err) {
+					t.Fatalf("err = %v, want one containing %q", err, w.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if w.n >= 0 && len(recs) != w.n {
+				t.Fatalf("%d records, want %d", len(recs), w.n)
+			}
+			if len(recs) == 0 {
+				t.Fatal("no records")
+			}
+			for i, r := range recs {
+				if r.Err != nil {
+					t.Errorf("record %d: %v", i, r.Err)
+				}
+				if len(r.Keys) == 0 {
+					t.Errorf("record %d: no keys", i)
+				}
+				if w.seqLen > 0 && len(r.Seq) != w.seqLen {
+					t.Errorf("record %d: seq %q has %d digits, want %d", i, r.Seq, len(r.Seq), w.seqLen)
+				}
+				if w.noTime && !r.ApproxTime.IsZero() {
+					t.Errorf("record %d: ApproxTime %v, want zero (absent)", i, r.ApproxTime)
+				}
+				if !w.noTime && r.ApproxTime.IsZero() {
+					t.Errorf("record %d: no ApproxTime", i)
+				}
+				if r.EventName != Remove && r.NewImage == nil {
+					t.Errorf("record %d: %s without NewImage", i, r.EventName)
+				}
+			}
+			if recs[0].TTL != w.ttlFirst {
+				t.Errorf("TTL = %v, want %v", recs[0].TTL, w.ttlFirst)
+			}
+			for i, n := range w.names {
+				if recs[i].EventName != n {
+					t.Errorf("record %d: %s, want %s", i, recs[i].EventName, n)
+				}
+			}
+		})
+	}
+}
+
+func TestLambdaScientificTimestamp(t *testing.T) {
+	recs, err := DecodeLambdaEvent(readRW(t, "lambda-events/aws-lambda-java-libs-dynamo-event.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := string(readRW(t, "lambda-events/aws-lambda-java-libs-dynamo-event.json"))
+	if !strings.Contains(raw, "E9") {
+		t.Skip("fixture changed: no scientific notation")
+	}
+	var found bool
+	for _, r := range recs {
+		if r.ApproxTime.Unix() == 1635734407 {
+			found = true
+			if d := r.ApproxTime.Sub(time.Unix(1635734407, 123456789)); d > time.Millisecond || d < -time.Millisecond {
+				t.Errorf("time %v, want 1635734407.123456789", r.ApproxTime)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("no record with ApproximateCreationDateTime 1.635734407123456789E9: %v", recs)
+	}
+}
+
+func TestLambdaEveryTypeAndBadRecords(t *testing.T) {
+	recs, err := DecodeLambdaEvent(readRW(t, "lambda-events/aws-lambda-go-dynamodb-event.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := recs[0].NewImage
+	if v := img["asdf1"]; v.Kind != ddbitem.B || len(v.Bin) != 4 {
+		t.Errorf("asdf1 = %v", v)
+	}
+	if v := img["asdf2"]; v.Kind != ddbitem.BS || len(v.Bins) != 2 {
+		t.Errorf("asdf2 = %v", v)
+	}
+	// Unknown eventName, bad sequence number, missing keys: the record
+	// carries Err, the others are fine.
+	ev := `{"Records":[
+	 {"eventSource":"aws:dynamodb","eventName":"UPSERT","dynamodb":{"Keys":{"id":{"S":"a"}},"SequenceNumber":"100000000000000000001"}},
+	 {"eventSource":"aws:dynamodb","eventName":"INSERT","dynamodb":{"Keys":{"id":{"S":"a"}},"NewImage":{"id":{"S":"a"}},"SequenceNumber":"12x"}},
+	 {"eventSource":"aws:dynamodb","eventName":"REMOVE","dynamodb":{"SequenceNumber":"100000000000000000003"}},
+	 {"eventSource":"aws:dynamodb","eventName":"REMOVE","dynamodb":{"Keys":{"id":{"S":"a"}},"SequenceNumber":"1000000000000000000004"}}]}`
+	recs, err = DecodeLambdaEvent([]byte(ev))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []string{"unknown eventName", "not a decimal integer", "no Keys", ""} {
+		got := ""
+		if recs[i].Err != nil {
+			got = recs[i].Err.Error()
+		}
+		if want == "" && got != "" || want != "" && !strings.Contains(got, want) {
+			t.Errorf("record %d: err %q, want %q", i, got, want)
+		}
+	}
+	if _, err := DecodeLambdaEvent([]byte(`{"Records":[{"eventSource":"aws:kinesis"}]}`)); !errors.As(err, new(*SourceError)) {
+		t.Errorf("kinesis: %v", err)
+	}
+}
+
+func TestCheckViewType(t *testing.T) {
+	if !errors.Is(CheckViewType("OLD_IMAGE"), ErrOldImageOnly) {
+		t.Error("OLD_IMAGE accepted")
+	}
+	for _, v := range []string{"KEYS_ONLY", "NEW_IMAGE", "NEW_AND_OLD_IMAGES"} {
+		if err := CheckViewType(v); err != nil {
+			t.Errorf("%s: %v", v, err)
+		}
+	}
+}
+
+// streamsRecords decodes the AWS CLI's JSON of GetRecords into SDK records
+// (the SDK's types have no JSON decoding of their own).
+func streamsRecords(t *testing.T, b []byte) []types.Record {
+	t.Helper()
+	var doc struct {
+		Records []struct {
+			EventID      string `json:"eventID"`
+			EventName    string `json:"eventName"`
+			EventSource  string `json:"eventSource"`
+			UserIdentity *struct {
+				Type        string `json:"Type"`
+				PrincipalID string `json:"PrincipalId"`
+			} `json:"userIdentity"`
+			Dynamodb struct {
+				ApproximateCreationDateTime json.RawMessage `json:"ApproximateCreationDateTime"`
+				Keys                        json.RawMessage `json:"Keys"`
+				NewImage                    json.RawMessage `json:"NewImage"`
+				OldImage                    json.RawMessage `json:"OldImage"`
+				SequenceNumber              string          `json:"SequenceNumber"`
+				StreamViewType              string          `json:"StreamViewType"`
+			} `json:"dynamodb"`
+		} `json:"Records"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	var out []types.Record
+	for _, r := range doc.Records {
+		sr := &types.StreamRecord{SequenceNumber: aws.String(r.Dynamodb.SequenceNumber),
+			StreamViewType: types.StreamViewType(r.Dynamodb.StreamViewType)}
+		// A number of seconds (the CLI) or a date text (botocore's examples).
+		var f float64
+		if json.Unmarshal(r.Dynamodb.ApproximateCreationDateTime, &f) == nil {
+			tm := time.Unix(int64(f), 0)
+			sr.ApproximateCreationDateTime = &tm
+		}
+		sr.Keys = streamsMap(t, r.Dynamodb.Keys)
+		sr.NewImage = streamsMap(t, r.Dynamodb.NewImage)
+		sr.OldImage = streamsMap(t, r.Dynamodb.OldImage)
+		rec := types.Record{EventID: aws.String(r.EventID), EventName: types.OperationType(r.EventName),
+			EventSource: aws.String(r.EventSource), Dynamodb: sr}
+		if r.UserIdentity != nil {
+			rec.UserIdentity = &types.Identity{Type: aws.String(r.UserIdentity.Type), PrincipalId: aws.String(r.UserIdentity.PrincipalID)}
+		}
+		out = append(out, rec)
+	}
+	return out
+}
+
+func streamsMap(t *testing.T, raw json.RawMessage) map[string]types.AttributeValue {
+	t.Helper()
+	if len(raw) == 0 {
+		return nil
+	}
+	it, err := ddbjson.DecodeAttributeMap(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ToStreamsAV(it)
+}
+
+func TestStreamsAPIRealWorld(t *testing.T) {
+	recs := streamsRecords(t, readRW(t, "streams-api/awscli-get-records.json"))
+	if len(recs) == 0 {
+		t.Fatal("no records")
+	}
+	for i, r := range recs {
+		rec, err := FromStreams("shardId-1", r)
+		if err != nil {
+			t.Fatalf("record %d: %v", i, err)
+		}
+		if len(rec.Seq) != 21 || rec.ShardID != "shardId-1" || rec.ApproxTime.IsZero() || len(rec.Keys) != 2 {
+			t.Errorf("record %d: %+v", i, rec)
+		}
+		if rec.EventName != Remove && rec.NewImage == nil {
+			t.Errorf("record %d: no NewImage", i)
+		}
+	}
+	// botocore's KEYS_ONLY examples.
+	var boto struct {
+		Examples struct {
+			GetRecords []struct {
+				Output json.RawMessage `json:"output"`
+			} `json:"GetRecords"`
+		} `json:"examples"`
+	}
+	if err := json.Unmarshal(readRW(t, "streams-api/botocore-dynamodbstreams-examples.json"), &boto); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, ex := range boto.Examples.GetRecords {
+		for _, r := range streamsRecords(t, ex.Output) {
+			rec, err := FromStreams("s", r)
+			if err != nil {
+				t.Fatalf("botocore record: %v", err)
+			}
+			n++
+			if rec.StreamViewType == ViewKeysOnly && rec.NewImage != nil {
+				t.Errorf("KEYS_ONLY record has an image")
+			}
+		}
+	}
+	if n == 0 {
+		t.Error("no botocore GetRecords example records")
+	}
+	// TTL identity on the GetRecords wire.
+	ttl := types.Record{EventName: "REMOVE", UserIdentity: &types.Identity{Type: aws.String("Service"), PrincipalId: aws.String("dynamodb.amazonaws.com")},
+		Dynamodb: &types.StreamRecord{SequenceNumber: aws.String("100000000000000000001"), Keys: ToStreamsAV(ddbitem.Item{"id": ddbitem.Str("x")})}}
+	rec, err := FromStreams("s", ttl)
+	if err != nil || !rec.TTL || !rec.ApproxTime.IsZero() {
+		t.Errorf("TTL record: %+v %v", rec, err)
+	}
+	if _, err := FromStreams("s", types.Record{EventName: "INSERT"}); err == nil {
+		t.Error("record without dynamodb section accepted")
+	}
+}
+
+var _ = events.DynamoDBEvent{}

@@ -1,0 +1,234 @@
+package verify
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/ddb2pg/ddb2pg/internal/teststack"
+	"github.com/ddb2pg/ddb2pg/pkg/ddbitem"
+	"github.com/ddb2pg/ddb2pg/pkg/mapping"
+	"github.com/ddb2pg/ddb2pg/pkg/report"
+)
+
+// BenchmarkVerifyVsScan measures verify's throughput against a bare
+// parallel Scan of the same DynamoDB Local table with the same segment
+// count, in the same run, and fails when verify is slower than half of it.
+// DDB2PG_BENCH_ITEMS sets the table size (default 20000; the issue's
+// figure is 200000), DDB2PG_BENCH_SEGMENTS the segments (default 8). It
+// reports items/s of both, their ratio and the peak Go heap during verify.
+//
+//	go test -run '^$' -bench VerifyVsScan -benchtime 1x ./pkg/verify/
+func BenchmarkVerifyVsScan(b *testing.B) {
+	n := envInt("DDB2PG_BENCH_ITEMS", 20000)
+	segments := envInt("DDB2PG_BENCH_SEGMENTS", 8)
+	ctx := context.Background()
+	db := teststack.DynamoDB(b).Client(b)
+	table := teststack.UniqueName(b, "OrdersBench")
+	if _, err := db.CreateTable(ctx, &dynamodb.CreateTableInput{
+		TableName:            aws.String(table),
+		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("orderId"), AttributeType: types.ScalarAttributeTypeS}},
+		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("orderId"), KeyType: types.KeyTypeHash}},
+		BillingMode:          types.BillingModePayPerRequest,
+	}); err != nil {
+		b.Fatal(err)
+	}
+	defer db.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(table)}) //nolint:errcheck
+	mp := filepath.Join(b.TempDir(), "mapping.yaml")
+	if err := os.WriteFile(mp, []byte(fmt.Sprintf(testMapping, table)), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	m, err := mapping.Load(mp)
+	if err != nil {
+		b.Fatal(err)
+	}
+	pool, err := pgxpool.New(ctx, teststack.Postgres(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer pool.Close()
+	if _, err := pool.Exec(ctx, m.DDL()); err != nil {
+		b.Fatal(err)
+	}
+	start := time.Now()
+	if err := benchLoad(ctx, db, pool, m, table, n); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("loaded %d items in %v", n, time.Since(start).Round(time.Millisecond))
+	b.ResetTimer()
+	for range b.N {
+		// bare parallel Scan: the faster of two runs (the first warms up
+		// DynamoDB Local), so the floor is not lowered by a cold start
+		scanRate := 0.0
+		for range 2 {
+			r, err := bareScan(ctx, db, table, segments)
+			if err != nil {
+				b.Fatal(err)
+			}
+			scanRate = max(scanRate, r)
+		}
+
+		var peak atomic.Uint64
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var ms runtime.MemStats
+			for {
+				runtime.ReadMemStats(&ms)
+				if ms.HeapInuse > peak.Load() {
+					peak.Store(ms.HeapInuse)
+				}
+				select {
+				case <-stop:
+					return
+				case <-time.After(100 * time.Millisecond):
+				}
+			}
+		}()
+		if p := os.Getenv("DDB2PG_BENCH_CPUPROFILE"); p != "" {
+			f, err := os.Create(p)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := pprof.StartCPUProfile(f); err != nil {
+				b.Fatal(err)
+			}
+		}
+		start = time.Now()
+		res, err := Run(ctx, m, db, pool, Options{Segments: segments,
+			Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+		forward := time.Since(start)
+		pprof.StopCPUProfile()
+		close(stop)
+		wg.Wait()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if res.Verdict != report.GO || res.Items.Read != int64(n) {
+			b.Fatalf("verdict %s, %d items read", res.Verdict, res.Items.Read)
+		}
+		verifyRate := float64(n) / forward.Seconds()
+		b.ReportMetric(scanRate, "scan-items/s")
+		b.ReportMetric(verifyRate, "verify-items/s")
+		b.ReportMetric(verifyRate/scanRate, "ratio")
+		b.ReportMetric(float64(peak.Load())/(1<<20), "peak-heap-MiB")
+		b.Logf("bare scan %.0f items/s, verify (both passes) %.0f items/s: ratio %.2f (floor 0.5), peak heap %.1f MiB",
+			scanRate, verifyRate, verifyRate/scanRate, float64(peak.Load())/(1<<20))
+		if verifyRate < 0.5*scanRate {
+			b.Errorf("verify is slower than half a bare scan")
+		}
+	}
+}
+
+func bareScan(ctx context.Context, db *dynamodb.Client, table string, segments int) (float64, error) {
+	start := time.Now()
+	var scanned atomic.Int64
+	g, gctx := errgroup.WithContext(ctx)
+	for seg := range segments {
+		g.Go(func() error {
+			var startKey map[string]types.AttributeValue
+			for {
+				out, err := db.Scan(gctx, &dynamodb.ScanInput{TableName: aws.String(table), Segment: aws.Int32(int32(seg)),
+					TotalSegments: aws.Int32(int32(segments)), ExclusiveStartKey: startKey})
+				if err != nil {
+					return err
+				}
+				scanned.Add(int64(len(out.Items)))
+				if len(out.LastEvaluatedKey) == 0 {
+					return nil
+				}
+				startKey = out.LastEvaluatedKey
+			}
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return 0, err
+	}
+	return float64(scanned.Load()) / time.Since(start).Seconds(), nil
+}
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+// benchLoad writes n orders to DynamoDB (BatchWriteItem) and their rows to
+// PostgreSQL (COPY).
+func benchLoad(ctx context.Context, db *dynamodb.Client, pool *pgxpool.Pool, m *mapping.Mapping, table string, n int) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(16)
+	for start := 0; start < n; start += 25 {
+		g.Go(func() error {
+			var reqs []types.WriteRequest
+			for i := start; i < min(start+25, n); i++ {
+				reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: benchItem(i).AttributeValues()}})
+			}
+			for len(reqs) > 0 {
+				out, err := db.BatchWriteItem(gctx, &dynamodb.BatchWriteItemInput{RequestItems: map[string][]types.WriteRequest{table: reqs}})
+				if err != nil {
+					return err
+				}
+				reqs = out.UnprocessedItems[table]
+			}
+			return nil
+		})
+	}
+	rows := make([][][]any, len(m.Tables))
+	seen := map[string]bool{}
+	for i := range n {
+		r, rej := m.Rows(benchItem(i))
+		if rej != nil {
+			return rej
+		}
+		for ti, t := range m.Tables {
+			for _, row := range r[ti] {
+				if t.Shared {
+					k := fmt.Sprint(ti, row[t.PKIndexes[0]])
+					if seen[k] {
+						continue
+					}
+					seen[k] = true
+				}
+				rows[ti] = append(rows[ti], row)
+			}
+		}
+	}
+	for ti, t := range m.Tables {
+		cols := make([]string, len(t.Columns))
+		for i, c := range t.Columns {
+			cols[i] = c.Name
+		}
+		if _, err := pool.CopyFrom(ctx, t.Ident, cols, pgx.CopyFromRows(rows[ti])); err != nil {
+			return err
+		}
+	}
+	return g.Wait()
+}
+
+func benchItem(i int) ddbitem.Item {
+	it := orderItem(i % nItems)
+	it["orderId"] = ddbitem.Str(fmt.Sprintf("o-%07d", i))
+	it["customerId"] = ddbitem.Str(fmt.Sprintf("c-%d", i%1000))
+	it["customerName"] = ddbitem.Str(fmt.Sprintf("Customer %d", i%1000))
+	return it
+}

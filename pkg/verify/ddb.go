@@ -1,0 +1,218 @@
+package verify
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/ddb2pg/ddb2pg/pkg/ddbitem"
+)
+
+// DynamoDB is what verify needs from a DynamoDB client (*dynamodb.Client).
+type DynamoDB interface {
+	Scan(ctx context.Context, in *dynamodb.ScanInput, opts ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
+	DescribeTable(ctx context.Context, in *dynamodb.DescribeTableInput, opts ...func(*dynamodb.Options)) (*dynamodb.DescribeTableOutput, error)
+}
+
+// bucket is a token bucket of read capacity units shared by every request
+// of a run. A request waits until the balance is positive, then its
+// ConsumedCapacity is charged (the balance may go negative: DynamoDB only
+// says what a page cost after reading it), so over time the rate stays at
+// or below the budget. A rate of 0 means no budget.
+type bucket struct {
+	mu       sync.Mutex
+	rate     float64
+	tokens   float64
+	last     time.Time
+	consumed float64
+}
+
+func newBucket(rate float64) *bucket {
+	return &bucket{rate: rate, tokens: rate, last: time.Now()}
+}
+
+func (b *bucket) refill(now time.Time) {
+	b.tokens += now.Sub(b.last).Seconds() * b.rate
+	if b.tokens > b.rate {
+		b.tokens = b.rate // burst: one second of budget
+	}
+	b.last = now
+}
+
+func (b *bucket) wait(ctx context.Context) error {
+	if b.rate <= 0 {
+		return nil
+	}
+	for {
+		b.mu.Lock()
+		b.refill(time.Now())
+		if b.tokens > 0 {
+			b.mu.Unlock()
+			return nil
+		}
+		d := time.Duration((-b.tokens + b.rate/100) / b.rate * float64(time.Second))
+		b.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(d):
+		}
+	}
+}
+
+func (b *bucket) charge(cc ...types.ConsumedCapacity) {
+	var u float64
+	for _, c := range cc {
+		if c.CapacityUnits != nil {
+			u += *c.CapacityUnits
+		}
+	}
+	b.mu.Lock()
+	b.consumed += u
+	if b.rate > 0 {
+		b.refill(time.Now())
+		b.tokens -= u
+	}
+	b.mu.Unlock()
+}
+
+func (b *bucket) total() float64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.consumed
+}
+
+// scanSegment reads one segment of a parallel scan, page by page, calling
+// page with each page's items. It stops early when page returns false.
+func (v *verifier) scanSegment(ctx context.Context, segment, total int, page func([]ddbitem.Item) (bool, error)) error {
+	var start map[string]types.AttributeValue
+	for {
+		if err := v.bucket.wait(ctx); err != nil {
+			return err
+		}
+		in := &dynamodb.ScanInput{
+			TableName:              aws.String(v.m.Source.Table),
+			ConsistentRead:         aws.Bool(v.opts.ConsistentRead),
+			ReturnConsumedCapacity: types.ReturnConsumedCapacityTotal,
+			ExclusiveStartKey:      start,
+		}
+		if total > 1 {
+			in.Segment = aws.Int32(int32(segment))
+			in.TotalSegments = aws.Int32(int32(total))
+		}
+		out, err := v.ddb.Scan(ctx, in)
+		if err != nil {
+			return fmt.Errorf("scanning DynamoDB table %s (segment %d of %d): %w", v.m.Source.Table, segment, total, err)
+		}
+		if out.ConsumedCapacity != nil {
+			v.bucket.charge(*out.ConsumedCapacity)
+		}
+		items := make([]ddbitem.Item, 0, len(out.Items))
+		for _, av := range out.Items {
+			it, err := ddbitem.ItemFromAttributeValues(av)
+			if err != nil {
+				return fmt.Errorf("decoding a scanned item: %w", err)
+			}
+			items = append(items, it)
+		}
+		more, err := page(items)
+		if err != nil {
+			return err
+		}
+		if !more || len(out.LastEvaluatedKey) == 0 {
+			return nil
+		}
+		start = out.LastEvaluatedKey
+	}
+}
+
+// batchGet reads the items with the given keys (key attribute maps), 100 per
+// request, retrying unprocessed keys. It returns the items found by key.
+func (v *verifier) batchGet(ctx context.Context, keys []ddbitem.Item) (map[ddbitem.Key]ddbitem.Item, error) {
+	found := make(map[ddbitem.Key]ddbitem.Item, len(keys))
+	for start := 0; start < len(keys); start += 100 {
+		part := keys[start:min(start+100, len(keys))]
+		req := make([]map[string]types.AttributeValue, len(part))
+		for i, k := range part {
+			req[i] = k.AttributeValues()
+		}
+		for attempt := 0; len(req) > 0; attempt++ {
+			if attempt > 0 {
+				if attempt > 12 {
+					return nil, fmt.Errorf("reading DynamoDB table %s: %d keys stayed unprocessed", v.m.Source.Table, len(req))
+				}
+				if err := sleep(ctx, min(time.Duration(1<<attempt)*50*time.Millisecond, 5*time.Second)); err != nil {
+					return nil, err
+				}
+			}
+			if err := v.bucket.wait(ctx); err != nil {
+				return nil, err
+			}
+			out, err := v.ddb.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{
+				RequestItems: map[string]types.KeysAndAttributes{
+					v.m.Source.Table: {Keys: req, ConsistentRead: aws.Bool(v.opts.ConsistentRead)},
+				},
+				ReturnConsumedCapacity: types.ReturnConsumedCapacityTotal,
+			})
+			if err != nil {
+				return nil, fmt.Errorf("reading DynamoDB table %s (BatchGetItem): %w", v.m.Source.Table, err)
+			}
+			v.bucket.charge(out.ConsumedCapacity...)
+			for _, av := range out.Responses[v.m.Source.Table] {
+				it, err := ddbitem.ItemFromAttributeValues(av)
+				if err != nil {
+					return nil, fmt.Errorf("decoding an item: %w", err)
+				}
+				k, err := v.m.KeyOf(it)
+				if err != nil {
+					return nil, err
+				}
+				found[k] = it
+			}
+			req = out.UnprocessedKeys[v.m.Source.Table].Keys
+		}
+	}
+	return found, nil
+}
+
+// getItem reads one item with a strongly consistent read (recheck); nil
+// when DynamoDB does not have it.
+func (v *verifier) getItem(ctx context.Context, key ddbitem.Item) (ddbitem.Item, error) {
+	if err := v.bucket.wait(ctx); err != nil {
+		return nil, err
+	}
+	out, err := v.ddb.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:              aws.String(v.m.Source.Table),
+		Key:                    key.AttributeValues(),
+		ConsistentRead:         aws.Bool(true),
+		ReturnConsumedCapacity: types.ReturnConsumedCapacityTotal,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("re-reading an item of DynamoDB table %s: %w", v.m.Source.Table, err)
+	}
+	if out.ConsumedCapacity != nil {
+		v.bucket.charge(*out.ConsumedCapacity)
+	}
+	if out.Item == nil {
+		return nil, nil
+	}
+	return ddbitem.ItemFromAttributeValues(out.Item)
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
