@@ -2,14 +2,17 @@ package load_test
 
 import (
 	"context"
+	"encoding/json"
 	"iter"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/ddb2pg/ddb2pg/internal/exportgen"
 	"github.com/ddb2pg/ddb2pg/internal/teststack"
 	"github.com/ddb2pg/ddb2pg/pkg/ddbitem"
 )
@@ -65,4 +68,33 @@ func uploadDir(t *testing.T, env teststack.S3Env, dir string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// bumpItemCount raises the manifest's itemCount of data file i and of the
+// summary by one, and drops the manifests' checksum sidecars (which would
+// otherwise give the edit away before any data file is read).
+func bumpItemCount(t *testing.T, w *exportgen.Written, i int) {
+	t.Helper()
+	rewrite := func(name string, edit func(map[string]any) bool) {
+		p := filepath.Join(w.Folder, name)
+		var out []string
+		for _, line := range strings.Split(strings.TrimSpace(string(readFile(t, p))), "\n") {
+			var m map[string]any
+			if err := json.Unmarshal([]byte(line), &m); err != nil {
+				t.Fatal(err)
+			}
+			if edit(m) {
+				m["itemCount"] = m["itemCount"].(float64) + 1
+			}
+			b, _ := json.Marshal(m)
+			out = append(out, string(b))
+		}
+		writeFile(t, p, []byte(strings.Join(out, "\n")+"\n"))
+		for _, ext := range []string{".md5", ".checksum"} {
+			_ = os.Remove(strings.TrimSuffix(p, ".json") + ext)
+		}
+	}
+	base := filepath.Base(w.Files[i])
+	rewrite("manifest-files.json", func(m map[string]any) bool { return strings.HasSuffix(m["dataFileS3Key"].(string), base) })
+	rewrite("manifest-summary.json", func(map[string]any) bool { return true })
 }

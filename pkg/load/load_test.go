@@ -357,6 +357,11 @@ func TestBackfillDamagedFilesNeverCountAsLoaded(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, "not found"},
+		{"item count disagrees with the manifest", func(t *testing.T, w *exportgen.Written) {
+			// The manifests claim one more item in file 1 (and in total),
+			// consistently, so only reading the file can tell.
+			bumpItemCount(t, w, 1)
+		}, "item count"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
