@@ -16,40 +16,10 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/ddb2pg/ddb2pg/lambda/lambdaenv"
 	"github.com/ddb2pg/ddb2pg/pkg/apply"
 	"github.com/ddb2pg/ddb2pg/pkg/ledger"
 )
-
-// The function's settings, read from its environment (docs/stream.md; the
-// terraform module sets them).
-const (
-	// EnvMapping is the mapping file's path (default: mapping.yaml beside the binary).
-	EnvMapping = "DDB2PG_MAPPING"
-	// EnvDatabaseURL is the PostgreSQL URL (takes precedence over EnvDatabaseSecretARN).
-	EnvDatabaseURL = "DATABASE_URL"
-	// EnvDatabaseSecretARN names a Secrets Manager secret in the RDS format
-	// (host, port, username, password, dbname).
-	EnvDatabaseSecretARN = "DATABASE_SECRET_ARN"
-	// EnvDatabaseOptions is a query string added to the URL built from the
-	// secret, e.g. "sslmode=verify-full&sslrootcert=/var/task/global-bundle.pem".
-	EnvDatabaseOptions = "DDB2PG_DATABASE_OPTIONS"
-	// EnvTTLDeletes is delete (default), ignore or soft.
-	EnvTTLDeletes = "DDB2PG_TTL_DELETES"
-	// EnvSoftDeleteColumn is the column "soft" sets (e.g. deleted_at).
-	EnvSoftDeleteColumn = "DDB2PG_SOFT_DELETE_COLUMN"
-	// EnvStateSchema is the bookkeeping schema (default ddb2pg).
-	EnvStateSchema = "DDB2PG_STATE_SCHEMA"
-	// EnvMaxConns is the pool size (default 2).
-	EnvMaxConns = "DDB2PG_MAX_CONNS"
-	// EnvChunkRecords is the number of records per transaction (default: the whole batch).
-	EnvChunkRecords = "DDB2PG_CHUNK_RECORDS"
-	// EnvMetricsNamespace is the CloudWatch namespace of the EMF metrics (default ddb2pg).
-	EnvMetricsNamespace = "DDB2PG_METRICS_NAMESPACE"
-)
-
-// EnvVars lists every setting the function reads.
-var EnvVars = []string{EnvMapping, EnvDatabaseURL, EnvDatabaseSecretARN, EnvDatabaseOptions, EnvTTLDeletes,
-	EnvSoftDeleteColumn, EnvStateSchema, EnvMaxConns, EnvChunkRecords, EnvMetricsNamespace}
 
 type settings struct {
 	mappingPath      string
@@ -66,14 +36,14 @@ type settings struct {
 
 func readSettings(getenv func(string) string) (settings, error) {
 	s := settings{
-		mappingPath:      getenv(EnvMapping),
-		databaseURL:      getenv(EnvDatabaseURL),
-		secretARN:        getenv(EnvDatabaseSecretARN),
-		dbOptions:        getenv(EnvDatabaseOptions),
-		softDeleteColumn: getenv(EnvSoftDeleteColumn),
-		stateSchema:      getenv(EnvStateSchema),
+		mappingPath:      getenv(lambdaenv.Mapping),
+		databaseURL:      getenv(lambdaenv.DatabaseURL),
+		secretARN:        getenv(lambdaenv.DatabaseSecretARN),
+		dbOptions:        getenv(lambdaenv.DatabaseOptions),
+		softDeleteColumn: getenv(lambdaenv.SoftDeleteColumn),
+		stateSchema:      getenv(lambdaenv.StateSchema),
 		maxConns:         2,
-		namespace:        getenv(EnvMetricsNamespace),
+		namespace:        getenv(lambdaenv.MetricsNamespace),
 	}
 	if s.mappingPath == "" {
 		exe, err := os.Executable()
@@ -83,30 +53,30 @@ func readSettings(getenv func(string) string) (settings, error) {
 		s.mappingPath = filepath.Join(filepath.Dir(exe), "mapping.yaml")
 	}
 	if s.databaseURL == "" && s.secretARN == "" {
-		return s, fmt.Errorf("no database: set %s or %s", EnvDatabaseURL, EnvDatabaseSecretARN)
+		return s, fmt.Errorf("no database: set %s or %s", lambdaenv.DatabaseURL, lambdaenv.DatabaseSecretARN)
 	}
 	var err error
-	if s.ttl, err = apply.ParseTTLMode(getenv(EnvTTLDeletes)); err != nil {
-		return s, fmt.Errorf("%s: %w", EnvTTLDeletes, err)
+	if s.ttl, err = apply.ParseTTLMode(getenv(lambdaenv.TTLDeletes)); err != nil {
+		return s, fmt.Errorf("%s: %w", lambdaenv.TTLDeletes, err)
 	}
 	if s.ttl == apply.TTLSoft && s.softDeleteColumn == "" {
-		return s, fmt.Errorf("%s=soft needs %s (the timestamptz column to set, e.g. deleted_at)", EnvTTLDeletes, EnvSoftDeleteColumn)
+		return s, fmt.Errorf("%s=soft needs %s (the timestamptz column to set, e.g. deleted_at)", lambdaenv.TTLDeletes, lambdaenv.SoftDeleteColumn)
 	}
-	if v := getenv(EnvMaxConns); v != "" {
+	if v := getenv(lambdaenv.MaxConns); v != "" {
 		if s.maxConns, err = strconv.Atoi(v); err != nil || s.maxConns < 1 {
-			return s, fmt.Errorf("%s=%q: want a positive integer", EnvMaxConns, v)
+			return s, fmt.Errorf("%s=%q: want a positive integer", lambdaenv.MaxConns, v)
 		}
 	}
-	if v := getenv(EnvChunkRecords); v != "" {
+	if v := getenv(lambdaenv.ChunkRecords); v != "" {
 		if s.chunk, err = strconv.Atoi(v); err != nil || s.chunk < 0 {
-			return s, fmt.Errorf("%s=%q: want a non-negative integer", EnvChunkRecords, v)
+			return s, fmt.Errorf("%s=%q: want a non-negative integer", lambdaenv.ChunkRecords, v)
 		}
 	}
 	if s.namespace == "" {
 		s.namespace = "ddb2pg"
 	}
 	if _, err := ledger.New(s.stateSchema); err != nil {
-		return s, fmt.Errorf("%s: %w", EnvStateSchema, err)
+		return s, fmt.Errorf("%s: %w", lambdaenv.StateSchema, err)
 	}
 	return s, nil
 }
@@ -139,7 +109,7 @@ func secretURL(secret, options string) (string, error) {
 	u := url.URL{Scheme: "postgres", User: url.UserPassword(s.Username, s.Password), Host: s.Host + ":" + port, Path: "/" + s.DBName}
 	if options != "" {
 		if _, err := url.ParseQuery(options); err != nil {
-			return "", fmt.Errorf("%s: %w", EnvDatabaseOptions, err)
+			return "", fmt.Errorf("%s: %w", lambdaenv.DatabaseOptions, err)
 		}
 		u.RawQuery = options
 	}

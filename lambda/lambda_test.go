@@ -25,6 +25,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ddb2pg/ddb2pg/internal/teststack"
+	"github.com/ddb2pg/ddb2pg/lambda/lambdaenv"
 )
 
 func TestMain(m *testing.M) { os.Exit(teststack.Run(m)) }
@@ -196,8 +197,8 @@ func TestBootstrapRuntimeAPI(t *testing.T) {
 	cmd := exec.Command(bin)
 	cmd.Env = []string{
 		"AWS_LAMBDA_RUNTIME_API=" + strings.TrimPrefix(srv.URL, "http://"),
-		EnvDatabaseURL + "=" + dsn,
-		EnvChunkRecords + "=2",
+		lambdaenv.DatabaseURL + "=" + dsn,
+		lambdaenv.ChunkRecords + "=2",
 		"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=x", "AWS_SECRET_ACCESS_KEY=y", "AWS_EC2_METADATA_DISABLED=true",
 		"AWS_LAMBDA_FUNCTION_NAME=ddb2pg-test", "HOME=" + dir,
 	}
@@ -331,16 +332,16 @@ func TestSettings(t *testing.T) {
 		}
 		return func(k string) string { return m[k] }
 	}
-	if _, err := readSettings(env()); err == nil || !strings.Contains(err.Error(), EnvDatabaseURL) {
+	if _, err := readSettings(env()); err == nil || !strings.Contains(err.Error(), lambdaenv.DatabaseURL) {
 		t.Errorf("no database: %v", err)
 	}
-	if _, err := readSettings(env(EnvDatabaseURL, "postgres://x", EnvTTLDeletes, "soft")); err == nil {
+	if _, err := readSettings(env(lambdaenv.DatabaseURL, "postgres://x", lambdaenv.TTLDeletes, "soft")); err == nil {
 		t.Error("soft without a column accepted")
 	}
-	if _, err := readSettings(env(EnvDatabaseURL, "postgres://x", EnvTTLDeletes, "later")); err == nil {
+	if _, err := readSettings(env(lambdaenv.DatabaseURL, "postgres://x", lambdaenv.TTLDeletes, "later")); err == nil {
 		t.Error("bad TTL mode accepted")
 	}
-	s, err := readSettings(env(EnvDatabaseURL, "postgres://x", EnvMapping, "/m.yaml", EnvTTLDeletes, "soft", EnvSoftDeleteColumn, "deleted_at"))
+	s, err := readSettings(env(lambdaenv.DatabaseURL, "postgres://x", lambdaenv.Mapping, "/m.yaml", lambdaenv.TTLDeletes, "soft", lambdaenv.SoftDeleteColumn, "deleted_at"))
 	if err != nil || s.maxConns != 2 || s.mappingPath != "/m.yaml" {
 		t.Errorf("%+v %v", s, err)
 	}
@@ -396,8 +397,8 @@ func TestSecretRefreshOnAuthFailure(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "mapping.yaml"), []byte(testMapping), 0o644)
 	sec := &fakeSecrets{values: []string{secret("rotated_away"), secret(pc.User)}}
 	getenv := func(k string) string {
-		return map[string]string{EnvDatabaseSecretARN: "arn:secret", EnvMapping: filepath.Join(dir, "mapping.yaml"),
-			EnvDatabaseOptions: "sslmode=disable"}[k]
+		return map[string]string{lambdaenv.DatabaseSecretARN: "arn:secret", lambdaenv.Mapping: filepath.Join(dir, "mapping.yaml"),
+			lambdaenv.DatabaseOptions: "sslmode=disable"}[k]
 	}
 	var metrics bytes.Buffer
 	f, err := newFunction(context.Background(), getenv, slog.New(slog.DiscardHandler), &metrics, nil, sec)

@@ -31,21 +31,16 @@ import (
 	"github.com/zclconf/go-cty/cty/function"
 	"github.com/zclconf/go-cty/cty/function/stdlib"
 
+	"github.com/ddb2pg/ddb2pg/lambda/lambdaenv"
 	"github.com/ddb2pg/ddb2pg/pkg/exportstart"
 )
 
-// lambdaEnv is every environment variable the stream Lambda reads
-// (lambda/config.go EnvVars): the stream-consumer module may set only these.
-// requiredEnv are those it must always be able to set (issue 3): the mapping,
-// the database as a URL or a secret, the TTL mode.
-// TODO(lead): take both from the Lambda's exported constants once they live
-// in an importable package (./lambda is package main).
+// lambdaEnv is every environment variable the stream Lambda reads: the
+// stream-consumer module may set only these. requiredEnv are those it must
+// always be able to set. Both come from the function's own list.
 var (
-	lambdaEnv = []string{
-		"DDB2PG_MAPPING", "DATABASE_URL", "DATABASE_SECRET_ARN", "DDB2PG_DATABASE_OPTIONS", "DDB2PG_TTL_DELETES",
-		"DDB2PG_SOFT_DELETE_COLUMN", "DDB2PG_STATE_SCHEMA", "DDB2PG_MAX_CONNS", "DDB2PG_CHUNK_RECORDS", "DDB2PG_METRICS_NAMESPACE",
-	}
-	requiredEnv = []string{"DDB2PG_MAPPING", "DATABASE_URL", "DATABASE_SECRET_ARN", "DDB2PG_TTL_DELETES"}
+	lambdaEnv   = lambdaenv.All
+	requiredEnv = lambdaenv.Required
 )
 
 // streamConsumerActions maps each IAM action the stream consumer's role needs
