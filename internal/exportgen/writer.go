@@ -42,6 +42,9 @@ type ExportOptions struct {
 	// ItemsPerFile starts a new data file after this many items (0: one
 	// file holds everything).
 	ItemsPerFile int
+	// Format is the export's outputFormat: "DYNAMODB_JSON" (default, also
+	// for "") or "ION" (data files .ion.gz; see ion.go).
+	Format string
 }
 
 func (o ExportOptions) normalized() ExportOptions {
@@ -107,12 +110,16 @@ func exportKey(prefix, id string) string {
 // manifest-summary.json is complete. Existing files of the same names are
 // overwritten.
 func WriteExport(dir string, cfg Config) (*Written, error) {
+	return writeExport(dir, cfg, "") // ION: WriteExportION in ion.go
+}
+
+func writeExport(dir string, cfg Config, format string) (*Written, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	g := newGen(cfg)
 	cfg = g.cfg
-	l, err := newLayout(dir, ExportOptions{Bucket: cfg.Bucket, Prefix: cfg.Prefix, ExportTime: cfg.ExportTime, Seed: cfg.Seed})
+	l, err := newLayout(dir, ExportOptions{Bucket: cfg.Bucket, Prefix: cfg.Prefix, ExportTime: cfg.ExportTime, Seed: cfg.Seed, Format: format})
 	if err != nil {
 		return nil, err
 	}
@@ -263,6 +270,9 @@ type layout struct {
 
 func newLayout(dir string, opts ExportOptions) (*layout, error) {
 	opts = opts.normalized()
+	if err := opts.checkFormat(); err != nil { // ion.go
+		return nil, err
+	}
 	key := exportKey(opts.Prefix, opts.ExportID)
 	l := &layout{opts: opts, key: key, folder: filepath.Join(dir, filepath.FromSlash(key))}
 	if err := os.MkdirAll(filepath.Join(l.folder, "data"), 0o755); err != nil {
@@ -284,7 +294,7 @@ func (l *layout) fileName(k int) string {
 	for i := range b {
 		b[i] = base32Lower[r.IntN(32)]
 	}
-	return string(b) + ".json.gz"
+	return string(b) + l.opts.dataExt() // ion.go
 }
 
 type fileResult struct {
@@ -296,7 +306,11 @@ type fileResult struct {
 
 func (l *layout) createFile(k int) (*dataWriter, error) {
 	name := l.fileName(k)
-	return newDataWriter(filepath.Join(l.folder, "data", name), l.key+"/data/"+name)
+	w, err := newDataWriter(filepath.Join(l.folder, "data", name), l.key+"/data/"+name)
+	if w != nil {
+		w.ion = l.opts.isION() // ion.go
+	}
+	return w, err
 }
 
 func (l *layout) writeFile(k int, fill func(*dataWriter) error) (fileResult, error) {
@@ -393,7 +407,7 @@ func (l *layout) finish(results []fileResult) (*Written, error) {
 		ManifestFilesS3Key: l.key + "/manifest-files.json",
 		BilledSizeBytes:    billed,
 		ItemCount:          w.Items,
-		OutputFormat:       "DYNAMODB_JSON",
+		OutputFormat:       l.opts.outputFormat(), // ion.go
 		ExportType:         "FULL_EXPORT",
 	})
 	if err != nil {
@@ -428,6 +442,7 @@ type dataWriter struct {
 	line      bytes.Buffer
 	items     int64
 	billed    int64
+	ion       bool // write ION lines (ion.go)
 }
 
 func newDataWriter(p, key string) (*dataWriter, error) {
@@ -442,6 +457,9 @@ func newDataWriter(p, key string) (*dataWriter, error) {
 }
 
 func (w *dataWriter) writeItem(it ddbitem.Item) error {
+	if w.ion {
+		return w.writeItemION(it) // ion.go
+	}
 	b, err := it.MarshalJSON()
 	if err != nil {
 		return fmt.Errorf("encode item: %w", err)
