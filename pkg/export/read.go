@@ -2,14 +2,20 @@ package export
 
 import (
 	"bufio"
-	"compress/flate"
-	"compress/gzip"
 	"context"
 	"crypto/md5"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
+
+	// klauspost/compress is a drop-in for the standard library's gzip and
+	// flate (same API, same errors' shapes, checks the CRC and size the same
+	// way) that inflates about twice as fast; it is widely used (the Go
+	// ecosystem's zstd, S2, and many HTTP stacks) and well kept. Inflating
+	// is a visible part of a backfill's CPU time.
+	"github.com/klauspost/compress/flate"
+	"github.com/klauspost/compress/gzip"
 )
 
 // MaxLineBytes bounds one data line. Items are at most 400 KB in DynamoDB,

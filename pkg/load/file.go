@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/jackc/pgx/v5"
 
@@ -78,6 +79,7 @@ type sharedBuf struct {
 	seen    map[string]struct{}
 	rows    [][]any
 	stage   string // temp table name once created
+	copy    *copyText
 	staged  int64
 	spilled bool
 }
@@ -87,58 +89,142 @@ type fileLoad struct {
 	tx        pgx.Tx
 	file      export.DataFile
 	careful   bool
-	chunk     []pendingItem
 	shared    []*sharedBuf
 	rejects   []ledger.Reject
 	res       ledger.FileResult
 	processed int64
-	dec       ddbjson.Decoder // reused: its scratch space survives across lines
-	// send hands a full chunk to the writer goroutine.
-	send func([]pendingItem) error
+	copyBuf   []byte // the writer's COPY data scratch space
 }
 
-// read streams the file: this goroutine decodes and maps lines into chunks
-// while a writer goroutine sends the previous chunk to PostgreSQL, so Go's
-// CPU work and the server's overlap. At most three chunks per file are in
-// memory: one being filled, one queued, one being written. The writer is
-// the only user of the transaction until read returns.
+// mappersPerFile is how many goroutines decode and map one file's lines.
+// Decoding and mapping cost several times what sending the rows does, so
+// one mapper per file would leave the writer, and the server, waiting.
+const mappersPerFile = 2
+
+// lineChunk is a run of a file's lines on its way through the pipeline:
+// the reader fills lines, a mapper turns them into items and rejects, the
+// writer flushes the items. done is closed once mapped.
+type lineChunk struct {
+	buf     []byte // the lines' bytes, back to back
+	lines   []lineRef
+	items   []pendingItem
+	rejects []ledger.Reject
+	done    chan struct{}
+}
+
+type lineRef struct {
+	no       int64
+	off, end int
+}
+
+// read streams the file through three stages: this goroutine reads
+// (gunzips and splits) lines into chunks, mappersPerFile goroutines decode
+// and map chunks, and a writer goroutine flushes them to PostgreSQL in file
+// order, so Go's CPU work and the server's overlap. A bounded number of
+// chunks is in memory per file (see inFlight). The writer is the only user
+// of the transaction until read returns.
 func (fl *fileLoad) read(ctx context.Context) error {
 	wctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	chunks := make(chan []pendingItem, 1)
+	// Chunks queued for the writer, in file order: at most inFlight
+	// between the reader and the end of the writer's flush.
+	const inFlight = mappersPerFile
+	order := make(chan *lineChunk, inFlight)
+	jobs := make(chan *lineChunk, inFlight)
+	free := make(chan []byte, inFlight+1) // line buffers to reuse
+	var wg sync.WaitGroup
+	for range mappersPerFile {
+		wg.Go(func() {
+			var dec ddbjson.Decoder // reused: its scratch space survives across lines
+			for c := range jobs {
+				fl.mapChunk(&dec, c)
+				select {
+				case free <- c.buf[:0]:
+				default:
+				}
+				c.buf, c.lines = nil, nil
+				close(c.done)
+			}
+		})
+	}
 	done := make(chan error, 1)
 	go func() {
 		var werr error
-		for c := range chunks {
+		for c := range order {
+			<-c.done
 			if werr == nil {
-				if werr = fl.flush(wctx, c); werr != nil {
+				if werr = fl.take(wctx, c); werr != nil {
 					cancel(werr)
 				}
 			}
 		}
 		done <- werr
 	}()
-	fl.send = func(c []pendingItem) error {
+	send := func(c *lineChunk) error {
 		select {
-		case chunks <- c:
-			return nil
+		case order <- c:
 		case <-wctx.Done():
 			return context.Cause(wctx)
 		}
+		jobs <- c // never blocks for long: it holds no more than order
+		return nil
 	}
-	err := fl.r.cfg.Export.ReadFile(wctx, fl.file, func(line int64, data []byte) error { return fl.handle(line, data) })
-	if err == nil && len(fl.chunk) > 0 {
-		err = fl.send(fl.chunk)
-		fl.chunk = nil
+	newChunk := func() *lineChunk {
+		c := &lineChunk{lines: make([]lineRef, 0, fl.r.cfg.ChunkItems), done: make(chan struct{})}
+		select {
+		case c.buf = <-free:
+		default:
+		}
+		return c
 	}
-	close(chunks)
-	if werr := <-done; werr != nil {
+	cur := newChunk()
+	err := fl.r.cfg.Export.ReadFile(wctx, fl.file, func(line int64, data []byte) error {
+		fl.processed++
+		fl.r.items.Add(1)
+		off := len(cur.buf)
+		cur.buf = append(cur.buf, data...)
+		cur.lines = append(cur.lines, lineRef{no: line, off: off, end: len(cur.buf)})
+		if len(cur.lines) >= fl.r.cfg.ChunkItems {
+			if err := send(cur); err != nil {
+				return err
+			}
+			cur = newChunk()
+		}
+		if fl.processed%1024 == 0 {
+			fl.r.report()
+		}
+		return nil
+	})
+	if err == nil && len(cur.lines) > 0 {
+		err = send(cur)
+	}
+	close(jobs)
+	close(order)
+	werr := <-done
+	wg.Wait()
+	if werr != nil {
 		return werr // the writer's failure is the cause of any read error
 	}
 	return err
 }
 
-func (fl *fileLoad) reject(line int64, key string, rej ledger.Reject) {
+// take merges a mapped chunk's rejects into the file's and flushes its items.
+func (fl *fileLoad) take(ctx context.Context, c *lineChunk) error {
+	fl.rejects = append(fl.rejects, c.rejects...)
+	fl.res.Rejected += int64(len(c.rejects))
+	fl.r.rejected.Add(int64(len(c.rejects)))
+	return fl.flush(ctx, c.items)
+}
+
+// mapChunk decodes and maps a chunk's lines.
+func (fl *fileLoad) mapChunk(dec *ddbjson.Decoder, c *lineChunk) {
+	c.items = make([]pendingItem, 0, len(c.lines))
+	for _, l := range c.lines {
+		fl.handle(dec, c, l.no, c.buf[l.off:l.end])
+	}
+}
+
+func (fl *fileLoad) reject(c *lineChunk, line int64, key string, rej ledger.Reject) {
 	rej.SourceTable = fl.r.cfg.Mapping.Source.Table
 	rej.ItemKey = key
 	rej.ExportID = fl.r.cfg.Export.ID()
@@ -148,48 +234,34 @@ func (fl *fileLoad) reject(line int64, key string, rej ledger.Reject) {
 	if len(rej.RawValue) > maxRawValue {
 		rej.RawValue = rej.RawValue[:maxRawValue] + "…(truncated)"
 	}
-	fl.rejects = append(fl.rejects, rej)
-	fl.res.Rejected++
-	fl.r.rejected.Add(1)
+	c.rejects = append(c.rejects, rej)
 }
 
 // handle takes one data line: decode, key, map; rejected items are recorded
-// with their reason and origin, good ones are queued for the next flush.
-func (fl *fileLoad) handle(line int64, data []byte) error {
-	fl.processed++
-	fl.r.items.Add(1)
-	rec, err := fl.dec.DecodeExportLine(data)
+// with their reason and origin, good ones are queued for the chunk's flush.
+func (fl *fileLoad) handle(dec *ddbjson.Decoder, c *lineChunk, line int64, data []byte) {
+	rec, err := dec.DecodeExportLine(data)
 	if err != nil {
-		fl.reject(line, "", ledger.Reject{RawValue: string(data), Reason: "undecodable line: " + err.Error()})
-		return nil
+		fl.reject(c, line, "", ledger.Reject{RawValue: string(data), Reason: "undecodable line: " + err.Error()})
+		return
 	}
 	if rec.Item == nil {
-		fl.reject(line, "", ledger.Reject{RawValue: string(data), Reason: `line has no "Item" (is this an incremental export?)`})
-		return nil
+		fl.reject(c, line, "", ledger.Reject{RawValue: string(data), Reason: `line has no "Item" (is this an incremental export?)`})
+		return
 	}
 	m := fl.r.cfg.Mapping
 	key, err := m.KeyOf(rec.Item)
 	if err != nil {
-		fl.reject(line, "", ledger.Reject{RawValue: rec.Item.String(), Reason: "reading the item's key: " + err.Error()})
-		return nil
+		fl.reject(c, line, "", ledger.Reject{RawValue: rec.Item.String(), Reason: "reading the item's key: " + err.Error()})
+		return
 	}
 	rows, rej := m.Rows(rec.Item)
 	if rej != nil {
-		fl.reject(line, string(key), ledger.Reject{PGTable: rej.Table, PGColumn: rej.Column, Path: rej.Path,
+		fl.reject(c, line, string(key), ledger.Reject{PGTable: rej.Table, PGColumn: rej.Column, Path: rej.Path,
 			RawValue: rej.Raw, Reason: rej.Reason})
-		return nil
+		return
 	}
-	fl.chunk = append(fl.chunk, pendingItem{key: string(key), rows: rows})
-	if len(fl.chunk) >= fl.r.cfg.ChunkItems {
-		if err := fl.send(fl.chunk); err != nil {
-			return err
-		}
-		fl.chunk = make([]pendingItem, 0, fl.r.cfg.ChunkItems)
-	}
-	if fl.processed%1024 == 0 {
-		fl.r.report()
-	}
-	return nil
+	c.items = append(c.items, pendingItem{key: string(key), rows: rows})
 }
 
 // flush writes the queued items whose export copy wins over what is applied.
@@ -265,7 +337,7 @@ func (fl *fileLoad) flush(ctx context.Context, chunk []pendingItem) error {
 		if len(rows) == 0 {
 			continue
 		}
-		n, err := fl.tx.CopyFrom(ctx, rt.T.Ident, rt.Columns, pgx.CopyFromRows(rows))
+		n, err := copyRows(ctx, fl.tx, fl.r.copies[ti], rt.T.Ident, rt.Columns, rows, &fl.copyBuf)
 		if err != nil {
 			return fmt.Errorf("copying %d rows into %s: %w", len(rows), rt.T.Name, err)
 		}
@@ -280,16 +352,33 @@ func (fl *fileLoad) addShared(ctx context.Context, chunk []pendingItem, ti int, 
 		sb = &sharedBuf{seen: map[string]struct{}{}}
 		fl.shared[ti] = sb
 	}
+	// A single text primary key is its own dedupe key: most shared rows
+	// repeat one already seen, and looking the value up as it is costs no
+	// allocation. Keys kept are cloned, as values share memory with their
+	// whole decoded line.
+	textKey := -1
+	if pk := rt.T.PKIndexes; len(pk) == 1 {
+		if b := rt.T.Columns[pk[0]].Type.Base; (b == "text" || b == "varchar") && !rt.T.Columns[pk[0]].Type.Array {
+			textKey = pk[0]
+		}
+	}
+	committed := fl.r.committed.view(ti)
+	defer committed.done()
 	for i, p := range chunk {
 		if _, won := claim.Won[p.key]; !won || last[p.key] != i {
 			continue
 		}
 		for _, row := range p.rows[ti] {
-			pk := rt.T.PKString(row)
-			if _, dup := sb.seen[pk]; dup || fl.r.committed.has(ti, pk) {
+			var pk string
+			if s, ok := rowString(row, textKey); ok {
+				pk = s
+			} else {
+				pk = rt.T.PKString(row)
+			}
+			if _, dup := sb.seen[pk]; dup || committed.has(pk) {
 				continue
 			}
-			sb.seen[pk] = struct{}{}
+			sb.seen[strings.Clone(pk)] = struct{}{}
 			sb.rows = append(sb.rows, row)
 		}
 	}
@@ -316,7 +405,10 @@ func (fl *fileLoad) spill(ctx context.Context, ti int, rt *rowsql.Table) error {
 			return fmt.Errorf("creating staging table for %s: %w", rt.T.Name, err)
 		}
 	}
-	n, err := fl.tx.CopyFrom(ctx, pgx.Identifier{sb.stage}, rt.Columns, pgx.CopyFromRows(sb.rows))
+	if sb.copy == nil {
+		sb.copy = newCopyText(pgx.Identifier{sb.stage}.Sanitize(), rt.Columns, rt.T.Columns)
+	}
+	n, err := copyRows(ctx, fl.tx, sb.copy, pgx.Identifier{sb.stage}, rt.Columns, sb.rows, &fl.copyBuf)
 	if err != nil {
 		return fmt.Errorf("staging %d rows of %s: %w", len(sb.rows), rt.T.Name, err)
 	}
@@ -348,4 +440,13 @@ func (fl *fileLoad) finish(ctx context.Context) error {
 		fl.res.TableRows[rt.T.Name] += tag.RowsAffected()
 	}
 	return fl.r.cfg.Ledger.InsertRejects(ctx, fl.tx, fl.rejects)
+}
+
+// rowString returns row[i] when i >= 0 and it is a string.
+func rowString(row []any, i int) (string, bool) {
+	if i < 0 {
+		return "", false
+	}
+	s, ok := row[i].(string)
+	return s, ok
 }

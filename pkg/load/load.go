@@ -166,6 +166,9 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	}
 
 	r := &run{cfg: cfg, tables: rowsql.For(cfg.Mapping), files: byKey, start: start, itemsTotal: total, filesTotal: len(files)}
+	for _, rt := range r.tables {
+		r.copies = append(r.copies, newCopyText(rt.Name, rt.Columns, rt.T.Columns))
+	}
 	if st, err := cfg.Ledger.Status(ctx, cfg.Pool, e.ID()); err == nil {
 		r.filesDone.Store(int64(st.Done))
 		r.items.Store(st.Loaded + st.Skipped + st.Rejected)
@@ -208,6 +211,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 type run struct {
 	cfg        Config
 	tables     []*rowsql.Table
+	copies     []*copyText // per table, aligned with tables
 	files      map[string]export.DataFile
 	start      time.Time
 	itemsTotal int64

@@ -17,12 +17,24 @@ type committedShared struct {
 	keys map[int]map[string]struct{} // table index -> pk strings
 }
 
-func (c *committedShared) has(table int, pk string) bool {
+// view read-locks the set for a batch of lookups in one table; call done
+// after them.
+func (c *committedShared) view(table int) committedView {
 	c.mu.RLock()
-	defer c.mu.RUnlock()
-	_, ok := c.keys[table][pk]
+	return committedView{c: c, m: c.keys[table]}
+}
+
+type committedView struct {
+	c *committedShared
+	m map[string]struct{}
+}
+
+func (v committedView) has(pk string) bool {
+	_, ok := v.m[pk]
 	return ok
 }
+
+func (v committedView) done() { v.c.mu.RUnlock() }
 
 // add records keys of a committed file's shared rows.
 func (c *committedShared) add(table int, pks map[string]struct{}) {
