@@ -652,7 +652,33 @@ func (d *Decoder) number() (string, *pathError) {
 	if mag := len(dec.Digits) + dec.Exp; mag > maxPlain || mag < -maxPlain {
 		return canonicalExp(dec), nil
 	}
-	return dec.String(), nil
+	return plainWithScale(coef, exp), nil
+}
+
+// plainWithScale writes coef×10^exp in plain notation keeping the decimal's
+// scale, as the same number reads in a DYNAMODB_JSON export: Ion's 72.30 is
+// "72.30" (jsonb and text columns keep what was written), 6d2 is "600".
+func plainWithScale(coef *big.Int, exp int32) string {
+	digits := new(big.Int).Abs(coef).String()
+	var sb strings.Builder
+	if coef.Sign() < 0 {
+		sb.WriteByte('-')
+	}
+	switch {
+	case exp >= 0:
+		sb.WriteString(digits)
+		sb.WriteString(strings.Repeat("0", int(exp)))
+	case len(digits) <= int(-exp):
+		sb.WriteString("0.")
+		sb.WriteString(strings.Repeat("0", int(-exp)-len(digits)))
+		sb.WriteString(digits)
+	default:
+		p := len(digits) + int(exp)
+		sb.WriteString(digits[:p])
+		sb.WriteByte('.')
+		sb.WriteString(digits[p:])
+	}
+	return sb.String()
 }
 
 // canonicalExp renders a decimal far outside DynamoDB's range as

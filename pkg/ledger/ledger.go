@@ -129,6 +129,7 @@ func (l *Ledger) ddl() []string {
 	created_at   timestamptz NOT NULL DEFAULT now()
 )`,
 		`CREATE INDEX IF NOT EXISTS rejects_item_idx ON ` + l.T("rejects") + ` (source_table, item_key)`,
+		`CREATE INDEX IF NOT EXISTS rejects_file_idx ON ` + l.T("rejects") + ` (export_id, file_key)`,
 	}, l.streamDDL()...)
 }
 

@@ -55,3 +55,14 @@ func (l *Ledger) InsertRejects(ctx context.Context, tx pgx.Tx, rs []Reject) erro
 	}
 	return nil
 }
+
+// ReplaceFileRejects records the rejects of one export data file inside the
+// transaction that loads it, replacing any an earlier load of the same file
+// recorded: loading a file again (an operator reset it, or a newer run of
+// the same export) never lists an item twice.
+func (l *Ledger) ReplaceFileRejects(ctx context.Context, tx pgx.Tx, exportID, fileKey string, rs []Reject) error {
+	if _, err := tx.Exec(ctx, `DELETE FROM `+l.T("rejects")+` WHERE export_id = $1 AND file_key = $2`, exportID, fileKey); err != nil {
+		return fmt.Errorf("clearing earlier rejects of file %s: %w", fileKey, err)
+	}
+	return l.InsertRejects(ctx, tx, rs)
+}

@@ -9,7 +9,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/ddb2pg/ddb2pg/pkg/ddbitem"
-	"github.com/ddb2pg/ddb2pg/pkg/ddbjson"
 	"github.com/ddb2pg/ddb2pg/pkg/export"
 	"github.com/ddb2pg/ddb2pg/pkg/ledger"
 	"github.com/ddb2pg/ddb2pg/pkg/mapping"
@@ -135,9 +134,9 @@ func (fl *fileLoad) read(ctx context.Context) error {
 	var wg sync.WaitGroup
 	for range mappersPerFile {
 		wg.Go(func() {
-			var dec ddbjson.Decoder // reused: its scratch space survives across lines
+			dec := fl.r.newDecoder() // reused: its scratch space survives across lines
 			for c := range jobs {
-				fl.mapChunk(&dec, c)
+				fl.mapChunk(dec, c)
 				select {
 				case free <- c.buf[:0]:
 				default:
@@ -217,7 +216,7 @@ func (fl *fileLoad) take(ctx context.Context, c *lineChunk) error {
 }
 
 // mapChunk decodes and maps a chunk's lines.
-func (fl *fileLoad) mapChunk(dec *ddbjson.Decoder, c *lineChunk) {
+func (fl *fileLoad) mapChunk(dec lineDecoder, c *lineChunk) {
 	c.items = make([]pendingItem, 0, len(c.lines))
 	for _, l := range c.lines {
 		fl.handle(dec, c, l.no, c.buf[l.off:l.end])
@@ -239,7 +238,7 @@ func (fl *fileLoad) reject(c *lineChunk, line int64, key string, rej ledger.Reje
 
 // handle takes one data line: decode, key, map; rejected items are recorded
 // with their reason and origin, good ones are queued for the chunk's flush.
-func (fl *fileLoad) handle(dec *ddbjson.Decoder, c *lineChunk, line int64, data []byte) {
+func (fl *fileLoad) handle(dec lineDecoder, c *lineChunk, line int64, data []byte) {
 	rec, err := dec.DecodeExportLine(data)
 	if err != nil {
 		fl.reject(c, line, "", ledger.Reject{RawValue: string(data), Reason: "undecodable line: " + err.Error()})
@@ -439,7 +438,7 @@ func (fl *fileLoad) finish(ctx context.Context) error {
 		}
 		fl.res.TableRows[rt.T.Name] += tag.RowsAffected()
 	}
-	return fl.r.cfg.Ledger.InsertRejects(ctx, fl.tx, fl.rejects)
+	return fl.r.cfg.Ledger.ReplaceFileRejects(ctx, fl.tx, fl.r.cfg.Export.ID(), fl.file.Key, fl.rejects)
 }
 
 // rowString returns row[i] when i >= 0 and it is a string.

@@ -98,3 +98,47 @@ func bumpItemCount(t *testing.T, w *exportgen.Written, i int) {
 	rewrite("manifest-files.json", func(m map[string]any) bool { return strings.HasSuffix(m["dataFileS3Key"].(string), base) })
 	rewrite("manifest-summary.json", func(map[string]any) bool { return true })
 }
+
+// normalizeNumbers returns it with every number in the canonical form
+// DynamoDB stores ("12.50" -> "12.5", "1E+2" -> "100").
+func normalizeNumbers(t *testing.T, it ddbitem.Item) ddbitem.Item {
+	t.Helper()
+	var norm func(v ddbitem.Value) ddbitem.Value
+	canon := func(s string) string {
+		c, err := ddbitem.CanonicalNumber(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	norm = func(v ddbitem.Value) ddbitem.Value {
+		switch v.Kind {
+		case ddbitem.N:
+			v.Str = canon(v.Str)
+		case ddbitem.NS:
+			strs := make([]string, len(v.Strs))
+			for i, s := range v.Strs {
+				strs[i] = canon(s)
+			}
+			v.Strs = strs
+		case ddbitem.L:
+			l := make([]ddbitem.Value, len(v.List))
+			for i, e := range v.List {
+				l[i] = norm(e)
+			}
+			v.List = l
+		case ddbitem.M:
+			m := make(map[string]ddbitem.Value, len(v.Map))
+			for k, e := range v.Map {
+				m[k] = norm(e)
+			}
+			v.Map = m
+		}
+		return v
+	}
+	out := make(ddbitem.Item, len(it))
+	for k, v := range it {
+		out[k] = norm(v)
+	}
+	return out
+}

@@ -143,6 +143,10 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	}
 	start := time.Now()
 	e := cfg.Export
+	newDecoder, err := decoderFor(e.Format())
+	if err != nil {
+		return nil, err
+	}
 	if e.Incremental() {
 		return nil, fmt.Errorf("export %s is an incremental export; the backfill loads full exports", e.ID())
 	}
@@ -165,7 +169,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 		byKey[f.Key] = f
 	}
 
-	r := &run{cfg: cfg, tables: rowsql.For(cfg.Mapping), files: byKey, start: start, itemsTotal: total, filesTotal: len(files)}
+	r := &run{cfg: cfg, newDecoder: newDecoder, tables: rowsql.For(cfg.Mapping), files: byKey, start: start, itemsTotal: total, filesTotal: len(files)}
 	for _, rt := range r.tables {
 		r.copies = append(r.copies, newCopyText(rt.Name, rt.Columns, rt.T.Columns))
 	}
@@ -210,6 +214,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 
 type run struct {
 	cfg        Config
+	newDecoder func() lineDecoder
 	tables     []*rowsql.Table
 	copies     []*copyText // per table, aligned with tables
 	files      map[string]export.DataFile
