@@ -142,7 +142,7 @@ func (d *Decoder) DecodeExportLine(b []byte) (rec ddbjson.Record, err error) {
 	}()
 	rec, perr := d.line()
 	if perr != nil {
-		return ddbjson.Record{}, perr.toDecodeError()
+		return ddbjson.Record{}, toDecodeError(perr)
 	}
 	return rec, nil
 }
@@ -240,7 +240,7 @@ func (d *Decoder) line() (ddbjson.Record, *pathError) {
 			return rec, errorf("unknown field %q in export line (expected Item, or Metadata, Keys, NewImage, OldImage)", name)
 		}
 		if perr != nil {
-			return rec, perr.in(name)
+			return rec, perr.In(name)
 		}
 		if seen&bit != 0 {
 			return rec, errorf("duplicate field %q in export line", name)
@@ -301,14 +301,14 @@ func (d *Decoder) metadata() (int64, bool, *pathError) {
 			return 0, false, errorf("duplicate field %q", name)
 		}
 		if perr := d.noAnnotations(); perr != nil {
-			return 0, false, perr.in(name)
+			return 0, false, perr.In(name)
 		}
 		txt, perr := d.number()
 		if perr != nil {
-			return 0, false, perr.in(name)
+			return 0, false, perr.In(name)
 		}
 		if ts, perr = micros(txt); perr != nil {
-			return 0, false, perr.in(name)
+			return 0, false, perr.In(name)
 		}
 		have = true
 	}
@@ -392,7 +392,7 @@ func (d *Decoder) structBody() (map[string]ddbitem.Value, *pathError) {
 		}
 		v, perr := d.value()
 		if perr != nil {
-			return nil, perr.in(name)
+			return nil, perr.In(name)
 		}
 		d.kvs = append(d.kvs, kv{name, v})
 	}
@@ -496,14 +496,14 @@ func (d *Decoder) list() ([]ddbitem.Value, *pathError) {
 	for i := 0; ; i++ {
 		ok, perr := d.next()
 		if perr != nil {
-			return nil, perr.at(i)
+			return nil, perr.At(i)
 		}
 		if !ok {
 			break
 		}
 		v, perr := d.value()
 		if perr != nil {
-			return nil, perr.at(i)
+			return nil, perr.At(i)
 		}
 		d.vals = append(d.vals, v)
 	}
@@ -536,36 +536,36 @@ func (d *Decoder) set(ann string) (ddbitem.Value, *pathError) {
 	for i := 0; ; i++ {
 		ok, perr := d.next()
 		if perr != nil {
-			return v, perr.at(i)
+			return v, perr.At(i)
 		}
 		if !ok {
 			break
 		}
 		if perr := d.noAnnotations(); perr != nil {
-			return v, perr.at(i)
+			return v, perr.At(i)
 		}
 		t := d.r.Type()
 		if d.r.IsNull() || (t != want && !(want == ion.DecimalType && t == ion.IntType)) {
 			what := map[ion.Type]string{ion.StringType: "strings", ion.DecimalType: "numbers", ion.BlobType: "blobs"}[want]
-			return v, errorf("%s members must be %s, got %s", v.Kind, what, d.describe()).at(i)
+			return v, errorf("%s members must be %s, got %s", v.Kind, what, d.describe()).At(i)
 		}
 		switch v.Kind {
 		case ddbitem.SS:
 			s, perr := d.str()
 			if perr != nil {
-				return v, perr.at(i)
+				return v, perr.At(i)
 			}
 			v.Strs = append(v.Strs, s)
 		case ddbitem.NS:
 			n, perr := d.number()
 			if perr != nil {
-				return v, perr.at(i)
+				return v, perr.At(i)
 			}
 			v.Strs = append(v.Strs, n)
 		case ddbitem.BS:
 			b, perr := d.blob()
 			if perr != nil {
-				return v, perr.at(i)
+				return v, perr.At(i)
 			}
 			v.Bins = append(v.Bins, b)
 		}

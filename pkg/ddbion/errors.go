@@ -1,9 +1,9 @@
 package ddbion
 
 import (
-	"fmt"
-	"strconv"
 	"strings"
+
+	"github.com/ddb2pg/ddb2pg/internal/attrpath"
 )
 
 // DecodeError says why an ION export line was refused and where. Path uses
@@ -24,69 +24,15 @@ func (e *DecodeError) Error() string {
 	return "dynamodb ion: attribute " + e.Path + ": " + e.Reason
 }
 
-type segment struct {
-	key   string
-	index int // -1 for a map key
-}
+// pathError is the decoders' position-tracking error, shared with the
+// other export format's decoder so messages read the same.
+type pathError = attrpath.Error
 
-// pathError collects path segments innermost first while the recursion
-// unwinds; the happy path never builds paths.
-type pathError struct {
-	segs   []segment
-	reason string
-}
+func errorf(format string, args ...any) *pathError { return attrpath.Errorf(format, args...) }
 
-func (e *pathError) in(key string) *pathError {
-	e.segs = append(e.segs, segment{key: key, index: -1})
-	return e
-}
-
-func (e *pathError) at(i int) *pathError {
-	e.segs = append(e.segs, segment{index: i})
-	return e
-}
-
-func (e *pathError) toDecodeError() *DecodeError {
-	var sb strings.Builder
-	for i := len(e.segs) - 1; i >= 0; i-- {
-		s := e.segs[i]
-		switch {
-		case s.index >= 0:
-			sb.WriteByte('[')
-			sb.WriteString(strconv.Itoa(s.index))
-			sb.WriteByte(']')
-		case plainKey(s.key):
-			if sb.Len() > 0 {
-				sb.WriteByte('.')
-			}
-			sb.WriteString(s.key)
-		default:
-			sb.WriteByte('[')
-			sb.WriteString(strconv.Quote(s.key))
-			sb.WriteByte(']')
-		}
-	}
-	return &DecodeError{Path: sb.String(), Reason: e.reason}
-}
-
-func plainKey(k string) bool {
-	if k == "" {
-		return false
-	}
-	for i := 0; i < len(k); i++ {
-		c := k[i]
-		if c <= ' ' || c == '.' || c == '[' || c == ']' || c == '"' || c >= 0x7f {
-			return false
-		}
-	}
-	return true
-}
-
-func errorf(format string, args ...any) *pathError {
-	return &pathError{reason: fmt.Sprintf(format, args...)}
-}
+func toDecodeError(e *pathError) *DecodeError { return &DecodeError{Path: e.Path(), Reason: e.Reason} }
 
 // ionError wraps an error of the Ion reader (syntax, truncation).
 func ionError(err error) *pathError {
-	return &pathError{reason: "invalid ion: " + strings.TrimPrefix(err.Error(), "ion: ")}
+	return &pathError{Reason: "invalid ion: " + strings.TrimPrefix(err.Error(), "ion: ")}
 }

@@ -120,7 +120,7 @@ func (d *Decoder) DecodeAttributeMap(b []byte) (ddbitem.Item, error) {
 		perr = d.end()
 	}
 	if perr != nil {
-		return nil, perr.toDecodeError()
+		return nil, toDecodeError(perr)
 	}
 	return m, nil
 }
@@ -135,7 +135,7 @@ func (d *Decoder) DecodeExportLine(b []byte) (Record, error) {
 		perr = d.end()
 	}
 	if perr != nil {
-		return Record{}, perr.toDecodeError()
+		return Record{}, toDecodeError(perr)
 	}
 	return r, nil
 }
@@ -221,7 +221,7 @@ func (d *Decoder) line() (Record, *pathError) {
 			return r, errorf("unknown field %q in export line (expected Item, or Metadata, Keys, NewImage, OldImage)", name)
 		}
 		if perr != nil {
-			return r, perr.in(name)
+			return r, perr.In(name)
 		}
 		if seen&bit != 0 {
 			return r, errorf("duplicate field %q in export line", name)
@@ -265,7 +265,7 @@ func (d *Decoder) metadata() (int64, bool, *pathError) {
 		}
 		if name != "WriteTimestampMicros" {
 			if perr := d.skip(); perr != nil {
-				return 0, false, perr.in(name)
+				return 0, false, perr.In(name)
 			}
 			continue
 		}
@@ -274,14 +274,14 @@ func (d *Decoder) metadata() (int64, bool, *pathError) {
 		}
 		v, perr := d.value()
 		if perr != nil {
-			return 0, false, perr.in(name)
+			return 0, false, perr.In(name)
 		}
 		if v.Kind != ddbitem.N {
-			return 0, false, errorf("must be a number (N), got %s", v.Kind).in(name)
+			return 0, false, errorf("must be a number (N), got %s", v.Kind).In(name)
 		}
 		ts, perr = micros(v.Str)
 		if perr != nil {
-			return 0, false, perr.in(name)
+			return 0, false, perr.In(name)
 		}
 		have = true
 	}
@@ -366,7 +366,7 @@ func (d *Decoder) attrMap() (map[string]ddbitem.Value, *pathError) {
 		}
 		v, perr := d.value()
 		if perr != nil {
-			return nil, perr.in(name)
+			return nil, perr.In(name)
 		}
 		d.kvs = append(d.kvs, kv{name, v})
 	}
@@ -548,7 +548,7 @@ func (d *Decoder) list() ([]ddbitem.Value, *pathError) {
 		}
 		v, perr := d.value()
 		if perr != nil {
-			return nil, perr.at(i)
+			return nil, perr.At(i)
 		}
 		d.vals = append(d.vals, v)
 	}
@@ -606,7 +606,7 @@ func (d *Decoder) strSet(desc string, check func(string) *pathError) ([]string, 
 			perr = check(s)
 		}
 		if perr != nil {
-			return nil, perr.at(i)
+			return nil, perr.At(i)
 		}
 		d.strs = append(d.strs, s)
 	}
@@ -643,7 +643,7 @@ func (d *Decoder) binSet() ([][]byte, *pathError) {
 			b, perr = decodeBase64(s)
 		}
 		if perr != nil {
-			return nil, perr.at(i)
+			return nil, perr.At(i)
 		}
 		d.bins = append(d.bins, b)
 	}
@@ -915,7 +915,7 @@ func (d *Decoder) skip() *pathError {
 				return perr
 			}
 			if perr := d.skip(); perr != nil {
-				return perr.in(name)
+				return perr.In(name)
 			}
 		}
 	case c == '[':
@@ -930,7 +930,7 @@ func (d *Decoder) skip() *pathError {
 				return perr
 			}
 			if perr := d.skip(); perr != nil {
-				return perr.at(i)
+				return perr.At(i)
 			}
 		}
 	case c == 't' || c == 'f':

@@ -1,10 +1,6 @@
 package ddbjson
 
-import (
-	"fmt"
-	"strconv"
-	"strings"
-)
+import "github.com/ddb2pg/ddb2pg/internal/attrpath"
 
 // DecodeError says why a DynamoDB JSON document was refused and where.
 //
@@ -27,71 +23,10 @@ func (e *DecodeError) Error() string {
 	return "dynamodb json: attribute " + e.Path + ": " + e.Reason
 }
 
-// segment is one step of a path, collected on the way out of the recursion so
-// the happy path never builds paths.
-type segment struct {
-	key   string
-	index int // -1 for a map key
-}
+// pathError is the decoders' position-tracking error, shared with the
+// other export format's decoder so messages read the same.
+type pathError = attrpath.Error
 
-// pathError is the decoder's internal error: segments are appended innermost
-// first while the recursion unwinds, then rendered once into a DecodeError.
-type pathError struct {
-	segs   []segment
-	reason string
-}
+func errorf(format string, args ...any) *pathError { return attrpath.Errorf(format, args...) }
 
-func (e *pathError) Error() string { return e.reason }
-
-func (e *pathError) in(key string) *pathError {
-	e.segs = append(e.segs, segment{key: key, index: -1})
-	return e
-}
-
-func (e *pathError) at(i int) *pathError {
-	e.segs = append(e.segs, segment{index: i})
-	return e
-}
-
-func (e *pathError) toDecodeError() *DecodeError {
-	var sb strings.Builder
-	for i := len(e.segs) - 1; i >= 0; i-- {
-		s := e.segs[i]
-		if s.index >= 0 {
-			sb.WriteByte('[')
-			sb.WriteString(strconv.Itoa(s.index))
-			sb.WriteByte(']')
-			continue
-		}
-		if plainKey(s.key) {
-			if sb.Len() > 0 {
-				sb.WriteByte('.')
-			}
-			sb.WriteString(s.key)
-			continue
-		}
-		sb.WriteByte('[')
-		sb.WriteString(strconv.Quote(s.key))
-		sb.WriteByte(']')
-	}
-	return &DecodeError{Path: sb.String(), Reason: e.reason}
-}
-
-// plainKey reports whether a key can be written bare in a path without
-// ambiguity.
-func plainKey(k string) bool {
-	if k == "" {
-		return false
-	}
-	for i := 0; i < len(k); i++ {
-		c := k[i]
-		if c <= ' ' || c == '.' || c == '[' || c == ']' || c == '"' || c >= 0x7f {
-			return false
-		}
-	}
-	return true
-}
-
-func errorf(format string, args ...any) *pathError {
-	return &pathError{reason: fmt.Sprintf(format, args...)}
-}
+func toDecodeError(e *pathError) *DecodeError { return &DecodeError{Path: e.Path(), Reason: e.Reason} }
