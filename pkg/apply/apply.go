@@ -300,7 +300,7 @@ func (e *Engine) prepare(ctx context.Context, recs []stream.Record) ([]prepared,
 			p.kind = kWrite
 		}
 	}
-	var todo []conv
+	var toConvert []conv
 	for i := range ps {
 		p := &ps[i]
 		if p.kind != kWrite {
@@ -330,9 +330,9 @@ func (e *Engine) prepare(ctx context.Context, recs []stream.Record) ([]prepared,
 			}
 			img = item
 		}
-		todo = append(todo, conv{i, img})
+		toConvert = append(toConvert, conv{i, img})
 	}
-	e.convert(ps, todo)
+	e.convert(ps, toConvert)
 	return ps, nil
 }
 
@@ -342,7 +342,7 @@ type conv struct {
 }
 
 // convert maps the images to rows, on several cores for large batches.
-func (e *Engine) convert(ps []prepared, todo []conv) {
+func (e *Engine) convert(ps []prepared, toConvert []conv) {
 	one := func(c conv) {
 		p := &ps[c.i]
 		rows, rej := e.m.Rows(c.img)
@@ -353,17 +353,17 @@ func (e *Engine) convert(ps []prepared, todo []conv) {
 		}
 		p.rows = rows
 	}
-	workers := min(runtime.GOMAXPROCS(0), len(todo)/64)
+	workers := min(runtime.GOMAXPROCS(0), len(toConvert)/64)
 	if workers < 2 {
-		for _, c := range todo {
+		for _, c := range toConvert {
 			one(c)
 		}
 		return
 	}
 	var wg sync.WaitGroup
-	per := (len(todo) + workers - 1) / workers
-	for w := 0; w < len(todo); w += per {
-		part := todo[w:min(w+per, len(todo))]
+	per := (len(toConvert) + workers - 1) / workers
+	for w := 0; w < len(toConvert); w += per {
+		part := toConvert[w:min(w+per, len(toConvert))]
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -559,8 +559,8 @@ func (e *Engine) writeGroup(ctx context.Context, tx pgx.Tx, ps []prepared, caref
 	}
 	var rejects []ledger.Reject
 	var batch pgx.Batch
-	dels := make([][][]any, len(e.tables)) // per table: key values of items whose rows go
-	seen := map[string]map[string]bool{}   // key -> seqs seen (duplicates in the chunk)
+	var writes []ItemWrite
+	seen := map[string]map[string]bool{} // key -> seqs seen (duplicates in the chunk)
 	for i := range ps {
 		p := &ps[i]
 		st.Records++
@@ -602,37 +602,82 @@ func (e *Engine) writeGroup(ctx context.Context, tx pgx.Tx, ps []prepared, caref
 		}
 		switch p.kind {
 		case kWrite, kRejectImg, kRemove:
-			if !o.Fresh || careful {
-				for ti, rt := range e.tables {
-					if rt.T.Shared {
-						continue
-					}
-					if kv, ok := e.keyValues(rt.T, p.keys); ok {
-						dels[ti] = append(dels[ti], kv)
-					}
-				}
+			w := ItemWrite{Keys: p.keys, Fresh: o.Fresh}
+			if p.kind == kWrite {
+				w.Rows = p.rows
 			}
+			writes = append(writes, w)
 		case kSoftDelete:
 			if err := e.queueSoftDelete(ctx, tx, &batch, p); err != nil {
 				return st, err
 			}
 		}
 	}
-	for ti, kvs := range dels {
-		e.queueDeleteSet(&batch, ti, kvs)
+	if err := e.writeItems(ctx, tx, &batch, writes, careful); err != nil {
+		return st, err
 	}
-	// Shared rows: the last winner's row per primary key, in key order.
+	if err := e.cfg.Ledger.InsertRejects(ctx, tx, rejects); err != nil {
+		return st, err
+	}
+	return st, nil
+}
+
+// ItemWrite is one item's new state for WriteItems.
+type ItemWrite struct {
+	Keys ddbitem.Item // the item's key attributes
+	// Rows are the item's mapped rows; nil when the item is deleted (or its
+	// image rejected): its non-shared rows go and none are written.
+	Rows mapping.Rows
+	// Fresh: the item has no rows in the tables yet (no ledger row before
+	// the claim), so deleting them first is skipped.
+	Fresh bool
+}
+
+// WriteItems writes, inside tx, the new state of items whose version the
+// caller has just claimed in the bookkeeping, the way the stream applies a
+// change: each item's rows in non-shared tables are replaced as a set (a
+// deleted item's are deleted), shared tables are upserted (the last item's
+// row per primary key wins), in a few round trips. Items must be distinct.
+// careful deletes before inserting even for fresh items and inserts row by
+// row (no COPY), so a failure can be traced to one item.
+func (e *Engine) WriteItems(ctx context.Context, tx pgx.Tx, items []ItemWrite, careful bool) error {
+	var batch pgx.Batch
+	return e.writeItems(ctx, tx, &batch, items, careful)
+}
+
+// writeItems is WriteItems after what batch already holds: deletes and
+// shared upserts join batch (one pipelined round trip), then one COPY per
+// non-shared table.
+func (e *Engine) writeItems(ctx context.Context, tx pgx.Tx, batch *pgx.Batch, items []ItemWrite, careful bool) error {
+	dels := make([][][]any, len(e.tables)) // per table: key values of items whose rows go
+	for i := range items {
+		w := &items[i]
+		if w.Fresh && !careful {
+			continue
+		}
+		for ti, rt := range e.tables {
+			if rt.T.Shared {
+				continue
+			}
+			if kv, ok := e.keyValues(rt.T, w.Keys); ok {
+				dels[ti] = append(dels[ti], kv)
+			}
+		}
+	}
+	for ti, kvs := range dels {
+		e.queueDeleteSet(batch, ti, kvs)
+	}
+	// Shared rows: the last item's row per primary key, in key order.
 	for ti, rt := range e.tables {
 		if !rt.T.Shared {
 			continue
 		}
 		byPK := map[string][]any{}
-		for i := range ps {
-			p := &ps[i]
-			if p.kind != kWrite || winner[p.key] != i || !out[p.key].Won {
+		for i := range items {
+			if items[i].Rows == nil {
 				continue
 			}
-			for _, row := range p.rows[ti] {
+			for _, row := range items[i].Rows[ti] {
 				byPK[pkString(rt.T, row)] = row
 			}
 		}
@@ -659,8 +704,8 @@ func (e *Engine) writeGroup(ctx context.Context, tx pgx.Tx, ps []prepared, caref
 		}
 	}
 	if batch.Len() > 0 {
-		if err := tx.SendBatch(ctx, &batch).Close(); err != nil {
-			return st, err
+		if err := tx.SendBatch(ctx, batch).Close(); err != nil {
+			return err
 		}
 	}
 	for ti, rt := range e.tables {
@@ -668,12 +713,11 @@ func (e *Engine) writeGroup(ctx context.Context, tx pgx.Tx, ps []prepared, caref
 			continue
 		}
 		var rows [][]any
-		for i := range ps {
-			p := &ps[i]
-			if p.kind != kWrite || winner[p.key] != i || !out[p.key].Won {
+		for i := range items {
+			if items[i].Rows == nil {
 				continue
 			}
-			for _, r := range p.rows[ti] {
+			for _, r := range items[i].Rows[ti] {
 				rows = append(rows, r)
 			}
 		}
@@ -686,18 +730,15 @@ func (e *Engine) writeGroup(ctx context.Context, tx pgx.Tx, ps []prepared, caref
 				b.Queue(rt.Insert, r...)
 			}
 			if err := tx.SendBatch(ctx, &b).Close(); err != nil {
-				return st, err
+				return err
 			}
 			continue
 		}
 		if _, err := tx.CopyFrom(ctx, rt.T.Ident, rt.Columns, pgx.CopyFromRows(rows)); err != nil {
-			return st, err
+			return err
 		}
 	}
-	if err := e.cfg.Ledger.InsertRejects(ctx, tx, rejects); err != nil {
-		return st, err
-	}
-	return st, nil
+	return nil
 }
 
 // queueDeleteSet deletes the rows of the items whose key values are kvs
