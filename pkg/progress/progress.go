@@ -122,8 +122,16 @@ func Line(s Snapshot, width int) string {
 	if filled < width {
 		bar += ">" + strings.Repeat(" ", width-filled-1)
 	}
-	line := fmt.Sprintf("%s [%s] %3.0f%% files %d/%d items %s/%s %s/s",
-		s.Step, bar, frac*100, s.FilesDone, s.FilesTotal, group(s.Items), group(s.ItemsTotal), group(int64(s.Rate())))
+	line := fmt.Sprintf("%s [%s] %3.0f%%", s.Step, bar, frac*100)
+	if s.FilesTotal > 0 {
+		line += fmt.Sprintf(" files %d/%d", s.FilesDone, s.FilesTotal)
+	}
+	if s.ItemsTotal > 0 {
+		line += fmt.Sprintf(" items %s/%s", group(s.Items), group(s.ItemsTotal))
+	} else {
+		line += " items " + group(s.Items)
+	}
+	line += fmt.Sprintf(" %s/s", group(int64(s.Rate())))
 	if s.Rejected > 0 {
 		line += fmt.Sprintf(" rejected %s", group(s.Rejected))
 	}
