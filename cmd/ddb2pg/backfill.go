@@ -120,14 +120,24 @@ func printSummary(w io.Writer, s *load.Summary) {
 	st := s.Status
 	fmt.Fprintf(w, "\nbackfill of export %s (source table %s)\n", s.ExportID, s.SourceTable)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "table\trows\t")
-	names := make([]string, 0, len(st.TableRows))
-	for n := range st.TableRows {
-		names = append(names, n)
+	fmt.Fprintln(tw, "table\trows loaded\titems rejected\t")
+	seen := map[string]bool{}
+	var names []string
+	for _, m := range []map[string]int64{st.TableRows, st.TableRejects} {
+		for n := range m {
+			if !seen[n] {
+				seen[n] = true
+				names = append(names, n)
+			}
+		}
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(tw, "%s\t%d\t\n", n, st.TableRows[n])
+		label := n
+		if label == "" {
+			label = "(before mapping)"
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t\n", label, st.TableRows[n], st.TableRejects[n])
 	}
 	tw.Flush()
 	accounted := st.Loaded + st.Skipped + st.Rejected

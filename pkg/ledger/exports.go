@@ -158,7 +158,10 @@ type ExportStatus struct {
 	ManifestItems                int64
 	Loaded, Skipped, Rejected    int64
 	TableRows                    map[string]int64
-	FailedFiles                  map[string]string // file -> last error
+	// TableRejects counts rejected items by the table whose column refused
+	// them ("" for items rejected before mapping: undecodable, no key).
+	TableRejects map[string]int64
+	FailedFiles  map[string]string // file -> last error
 }
 
 // Complete reports whether every file is done and the item accounting adds up
@@ -169,7 +172,7 @@ func (s ExportStatus) Complete() bool {
 
 // Status reads the export's accounting.
 func (l *Ledger) Status(ctx context.Context, db Execer, exportID string) (ExportStatus, error) {
-	s := ExportStatus{TableRows: map[string]int64{}, FailedFiles: map[string]string{}}
+	s := ExportStatus{TableRows: map[string]int64{}, TableRejects: map[string]int64{}, FailedFiles: map[string]string{}}
 	if err := db.QueryRow(ctx, `SELECT item_count FROM `+l.T("exports")+` WHERE export_id = $1`, exportID).
 		Scan(&s.ManifestItems); err != nil {
 		return s, fmt.Errorf("reading export %s: %w", exportID, err)
@@ -204,7 +207,26 @@ func (l *Ledger) Status(ctx context.Context, db Execer, exportID string) (Export
 			s.Pending++
 		}
 	}
-	return s, rows.Err()
+	if err := rows.Err(); err != nil {
+		return s, err
+	}
+	rej, err := db.Query(ctx, `SELECT coalesce(pg_table, ''), count(*) FROM `+l.T("rejects")+` r
+		WHERE export_id = $1 AND EXISTS (SELECT 1 FROM `+l.T("export_files")+` f
+			WHERE f.export_id = r.export_id AND f.file_key = r.file_key AND f.status = 'done')
+		GROUP BY 1`, exportID)
+	if err != nil {
+		return s, fmt.Errorf("counting rejects of export %s: %w", exportID, err)
+	}
+	defer rej.Close()
+	for rej.Next() {
+		var table string
+		var n int64
+		if err := rej.Scan(&table, &n); err != nil {
+			return s, fmt.Errorf("counting rejects of export %s: %w", exportID, err)
+		}
+		s.TableRejects[table] = n
+	}
+	return s, rej.Err()
 }
 
 // MarkExportFinished stamps the export as completely loaded.
