@@ -146,7 +146,9 @@ func printSummary(w io.Writer, s *load.Summary) {
 		fmt.Fprintf(w, ", %d failed", st.Failed)
 	}
 	fmt.Fprintf(w, " (%d by this run in %s)\n", s.FilesLoaded, s.Duration.Round(1e6))
-	fmt.Fprintf(w, "items: manifest %d = loaded %d + newer in stream %d + rejected %d", st.ManifestItems, st.Loaded, st.Skipped, st.Rejected)
+	// Skipped items had a newer version applied already: by the stream, or
+	// (for an incremental export) by a later export or change.
+	fmt.Fprintf(w, "items: manifest %d = loaded %d + already newer %d + rejected %d", st.ManifestItems, st.Loaded, st.Skipped, st.Rejected)
 	if accounted == st.ManifestItems && st.Done == st.Files {
 		fmt.Fprintln(w, "  [complete]")
 	} else {

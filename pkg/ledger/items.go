@@ -21,7 +21,8 @@ type ExportClaim struct {
 // keys it won. A key is lost when the stream already applied any version of
 // the item (its change, or its delete, is newer than or equal to what the
 // export saw, and the stream will deliver the rest) or when a newer export
-// already wrote it. keys must be distinct.
+// (full, or an incremental export's change or delete) already wrote it.
+// keys must be distinct.
 //
 // Keys the ledger has never seen are written with COPY, the bulk of a first
 // load. The primary key still serialises this with a concurrent stream
@@ -72,11 +73,13 @@ func (l *Ledger) ClaimForExport(ctx context.Context, tx pgx.Tx, sourceTable stri
 	if len(known) == 0 {
 		return claim, nil
 	}
-	// Known items: only an older (or the same) export's copy gives way. The
-	// WHERE is re-checked under the row lock, so a stream write that landed
-	// since the SELECT wins.
-	up, err := tx.Query(ctx, `UPDATE `+l.T("items")+` SET export_time = $2, applied_at = now()
-		WHERE source_table = $1 AND item_key = ANY($3::text[]) AND origin = 'export' AND NOT deleted AND export_time <= $2
+	// Known items: only an older (or the same) export-origin version gives
+	// way, deleted or not: a full export taken after an incremental export's
+	// delete may hold the re-created item, one taken before must not
+	// resurrect it. The WHERE is re-checked under the row lock, so a stream
+	// write that landed since the SELECT wins.
+	up, err := tx.Query(ctx, `UPDATE `+l.T("items")+` SET export_time = $2, deleted = false, applied_at = now()
+		WHERE source_table = $1 AND item_key = ANY($3::text[]) AND origin = 'export' AND export_time <= $2
 		RETURNING item_key`, sourceTable, exportTime, known)
 	if err != nil {
 		return claim, fmt.Errorf("claiming %d known items for the export: %w", len(known), err)

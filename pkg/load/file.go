@@ -71,6 +71,7 @@ func (r *run) loadOne(ctx context.Context, careful bool) (*ledger.FileResult, st
 type pendingItem struct {
 	key  string
 	rows mapping.Rows
+	chg  *change // an incremental export's change (incremental.go)
 }
 
 // sharedBuf collects one shared table's rows of a file, first writer wins.
@@ -244,6 +245,10 @@ func (fl *fileLoad) handle(dec lineDecoder, c *lineChunk, line int64, data []byt
 		fl.reject(c, line, "", ledger.Reject{RawValue: string(data), Reason: "undecodable line: " + err.Error()})
 		return
 	}
+	if fl.r.engine != nil || rec.Incremental {
+		fl.handleChange(c, line, data, rec) // incremental.go
+		return
+	}
 	if rec.Item == nil {
 		fl.reject(c, line, "", ledger.Reject{RawValue: string(data), Reason: `line has no "Item" (is this an incremental export?)`})
 		return
@@ -267,6 +272,9 @@ func (fl *fileLoad) handle(dec lineDecoder, c *lineChunk, line int64, data []byt
 func (fl *fileLoad) flush(ctx context.Context, chunk []pendingItem) error {
 	if len(chunk) == 0 {
 		return nil
+	}
+	if fl.r.engine != nil {
+		return fl.flushChanges(ctx, chunk) // incremental.go
 	}
 	// A key twice in one chunk: the later line is the item's state.
 	last := make(map[string]int, len(chunk))

@@ -24,6 +24,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/ddb2pg/ddb2pg/pkg/apply"
 	"github.com/ddb2pg/ddb2pg/pkg/export"
 	"github.com/ddb2pg/ddb2pg/pkg/ledger"
 	"github.com/ddb2pg/ddb2pg/pkg/mapping"
@@ -147,8 +148,16 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
+	exportType := "FULL_EXPORT"
+	var engine *apply.Engine
 	if e.Incremental() {
-		return nil, fmt.Errorf("export %s is an incremental export; the backfill loads full exports", e.ID())
+		// An incremental export's lines are changes, applied through the
+		// stream engine's row writing under the incremental guard (see
+		// incremental.go).
+		exportType = "INCREMENTAL_EXPORT"
+		if engine, err = apply.New(apply.Config{Mapping: cfg.Mapping, Ledger: cfg.Ledger, Logger: cfg.Logger}); err != nil {
+			return nil, err
+		}
 	}
 	files := e.Files()
 	lf := make([]ledger.ExportFile, len(files))
@@ -158,7 +167,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 		total += f.ItemCount
 	}
 	if err := cfg.Ledger.RegisterExport(ctx, cfg.Pool, ledger.Export{
-		ID: e.ID(), SourceTable: cfg.Mapping.Source.Table, URI: cfg.URI, Type: "FULL_EXPORT",
+		ID: e.ID(), SourceTable: cfg.Mapping.Source.Table, URI: cfg.URI, Type: exportType,
 		Format: e.Format(), ExportTime: e.ExportTime(), ItemCount: e.Summary().ItemCount,
 		Files: lf, MappingFingerprint: cfg.Mapping.Fingerprint(),
 	}); err != nil {
@@ -169,7 +178,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 		byKey[f.Key] = f
 	}
 
-	r := &run{cfg: cfg, newDecoder: newDecoder, tables: rowsql.For(cfg.Mapping), files: byKey, start: start, itemsTotal: total, filesTotal: len(files)}
+	r := &run{cfg: cfg, newDecoder: newDecoder, tables: rowsql.For(cfg.Mapping), files: byKey, start: start, itemsTotal: total, filesTotal: len(files), engine: engine}
 	for _, rt := range r.tables {
 		r.copies = append(r.copies, newCopyText(rt.Name, rt.Columns, rt.T.Columns))
 	}
@@ -221,6 +230,8 @@ type run struct {
 	start      time.Time
 	itemsTotal int64
 	filesTotal int
+	// engine writes an incremental export's changes (nil: a full export).
+	engine *apply.Engine
 
 	filesDone  atomic.Int64
 	items      atomic.Int64 // items accounted (whole export, as far as known)
