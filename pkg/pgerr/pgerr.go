@@ -6,6 +6,8 @@ package pgerr
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"io"
 	"net"
@@ -74,6 +76,15 @@ func Classify(err error) Class {
 		if retryableStates[pgErr.Code] {
 			return Retryable
 		}
+		return Permanent
+	}
+	// A certificate the client refuses is configuration (wrong CA bundle,
+	// wrong host name), not weather: retrying cannot fix it.
+	var certErr *tls.CertificateVerificationError
+	var unknownCA x509.UnknownAuthorityError
+	var hostErr x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	if errors.As(err, &certErr) || errors.As(err, &unknownCA) || errors.As(err, &hostErr) || errors.As(err, &invalid) {
 		return Permanent
 	}
 	if pgconn.SafeToRetry(err) || pgconn.Timeout(err) {

@@ -2,6 +2,8 @@ package pgerr
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -32,6 +34,9 @@ func TestClassify(t *testing.T) {
 		{"canceled", fmt.Errorf("x: %w", context.Canceled), Canceled},
 		{"unexpected eof", fmt.Errorf("reading: %w", io.ErrUnexpectedEOF), Retryable},
 		{"plain error", errors.New("boom"), Permanent},
+		{"connect error without a cause", &pgconn.ConnectError{Config: &pgconn.Config{}}, Retryable},
+		{"certificate from an unknown CA", fmt.Errorf("connecting: %w", &tls.CertificateVerificationError{Err: x509.UnknownAuthorityError{}}), Permanent},
+		{"certificate for another host", fmt.Errorf("connecting: %w", x509.HostnameError{Host: "db"}), Permanent},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
