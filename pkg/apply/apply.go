@@ -102,8 +102,8 @@ type Engine struct {
 	m      *mapping.Mapping
 	tables []*rowsql.Table
 
-	deleteSet []string // per non-shared table: deleteSetSQL
-	upsertSet []string // per shared table: upsertSetSQL ("" when a column type has no array form)
+	deleteSet []string // per non-shared table: rowsql DeleteItems
+	upsertSet []string // per shared table: rowsql UpsertSet ("" when a column type has no array form)
 
 	softOnce sync.Mutex
 	soft     []bool // per table: has the soft-delete column (resolved once)
@@ -125,10 +125,10 @@ func New(cfg Config) (*Engine, error) {
 	e.upsertSet = make([]string, len(e.tables))
 	for ti, rt := range e.tables {
 		if !rt.T.Shared && len(rt.T.KeyColumns) > 0 {
-			e.deleteSet[ti] = deleteSetSQL(rt)
+			e.deleteSet[ti] = rt.DeleteItems
 		}
 		if rt.T.Shared {
-			e.upsertSet[ti] = upsertSetSQL(rt)
+			e.upsertSet[ti] = rt.UpsertSet
 		}
 	}
 	return e, nil
@@ -826,40 +826,6 @@ func canonicalPKs(t *mapping.Table, rows [][]any) bool {
 	return true
 }
 
-// upsertSetSQL is the table's upsert (rowsql's Upsert) fed by one typed
-// array per column: "INSERT ... SELECT * FROM unnest($1::T1[], ...) ON
-// CONFLICT ...". "" when a column is an array or jsonb (no flat array form).
-func upsertSetSQL(rt *rowsql.Table) string {
-	var params []string
-	for i, c := range rt.T.Columns {
-		if c.Type.Array || c.Type.Base == "jsonb" || c.Type.Base == "json" {
-			return ""
-		}
-		params = append(params, fmt.Sprintf("$%d::%s[]", i+1, c.Type.Name))
-	}
-	// rowsql's Upsert is "INSERT INTO t AS t (cols) VALUES ($1, ...) ON CONFLICT ...".
-	i := strings.Index(rt.Upsert, " VALUES (")
-	j := strings.Index(rt.Upsert, " ON CONFLICT ")
-	if i < 0 || j < 0 {
-		return ""
-	}
-	return rt.Upsert[:i] + " SELECT * FROM unnest(" + strings.Join(params, ", ") + ")" + rt.Upsert[j:]
-}
-
-// deleteSetSQL is "DELETE FROM t USING unnest($1::T1[], ...) AS d(k0, ...)
-// WHERE t.c1 = d.k0 AND ..." for a non-shared table.
-func deleteSetSQL(rt *rowsql.Table) string {
-	var params, names, conds []string
-	for i, ci := range rt.T.KeyColumns {
-		c := rt.T.Columns[ci]
-		params = append(params, fmt.Sprintf("$%d::%s[]", i+1, c.Type.Name))
-		names = append(names, fmt.Sprintf("k%d", i))
-		conds = append(conds, fmt.Sprintf("t.%s = d.k%d", pgx.Identifier{c.Name}.Sanitize(), i))
-	}
-	return "DELETE FROM " + rt.Name + " AS t USING unnest(" + strings.Join(params, ", ") + ") AS d(" +
-		strings.Join(names, ", ") + ") WHERE " + strings.Join(conds, " AND ")
-}
-
 // keyValues returns the values of t's key columns for the item, and false
 // when the item cannot have rows in t (see mapping.KeyValues: a shared table,
 // a key that does not convert, a `when` on a key attribute that fails).
@@ -880,7 +846,6 @@ func (e *Engine) queueSoftDelete(ctx context.Context, tx pgx.Tx, b *pgx.Batch, p
 	if !at.IsZero() {
 		atv = at
 	}
-	col := pgx.Identifier{e.cfg.SoftDeleteColumn}.Sanitize()
 	for ti, rt := range e.tables {
 		if rt.T.Shared || !e.soft[ti] {
 			continue
@@ -889,10 +854,7 @@ func (e *Engine) queueSoftDelete(ctx context.Context, tx pgx.Tx, b *pgx.Batch, p
 		if !ok {
 			continue
 		}
-		// DeleteItem is "DELETE FROM t WHERE k1 = $1 AND ...": reuse its condition.
-		where := rt.DeleteItem[strings.Index(rt.DeleteItem, " WHERE "):]
-		n := len(kv) + 1
-		b.Queue("UPDATE "+rt.Name+" SET "+col+fmt.Sprintf(" = coalesce($%d::timestamptz, now())", n)+where, append(kv, atv)...)
+		b.Queue(rt.SoftDeleteItem(e.cfg.SoftDeleteColumn), append(kv, atv)...)
 	}
 	return nil
 }

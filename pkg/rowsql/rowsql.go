@@ -30,6 +30,23 @@ type Table struct {
 	Upsert string
 	// InsertIfAbsent inserts one row unless its primary key exists.
 	InsertIfAbsent string
+	// UpsertSet is Upsert fed by one typed array per column ($1::T1[], ...,
+	// unnested), to write many rows in one statement; "" when a column's
+	// type has no flat array form (arrays, jsonb).
+	UpsertSet string
+	// DeleteItems deletes the rows of many items at once, one typed array
+	// per key column ($1::T1[], ... in KeyColumns order). Non-shared only.
+	DeleteItems string
+
+	itemWhere string // " WHERE k1 = $1 AND ...", non-shared only
+}
+
+// SoftDeleteItem marks an item's rows instead of deleting them: it sets
+// column to $k+1 (now() when NULL), $1..$k being the key columns as in
+// DeleteItem. Non-shared tables only.
+func (rt *Table) SoftDeleteItem(column string) string {
+	n := len(rt.T.KeyColumns) + 1
+	return "UPDATE " + rt.Name + " SET " + quote(column) + fmt.Sprintf(" = coalesce($%d::timestamptz, now())", n) + rt.itemWhere
 }
 
 // For builds the statements of every table of m, in mapping order.
@@ -68,23 +85,51 @@ func build(t *mapping.Table) *Table {
 		oldVals = append(oldVals, "t."+q)
 		newVals = append(newVals, "EXCLUDED."+q)
 	}
-	ins := "INSERT INTO " + rt.Name + " AS t (" + strings.Join(cols, ", ") + ") VALUES (" + strings.Join(params, ", ") + ")"
-	rt.Insert = ins
-	rt.InsertIfAbsent = ins + " ON CONFLICT (" + strings.Join(pk, ", ") + ") DO NOTHING"
-	if len(set) == 0 {
-		rt.Upsert = rt.InsertIfAbsent
-	} else {
-		rt.Upsert = ins + " ON CONFLICT (" + strings.Join(pk, ", ") + ") DO UPDATE SET " + strings.Join(set, ", ") +
+	into := "INSERT INTO " + rt.Name + " AS t (" + strings.Join(cols, ", ") + ")"
+	onConflict := " ON CONFLICT (" + strings.Join(pk, ", ") + ") DO NOTHING"
+	if len(set) > 0 {
+		onConflict = " ON CONFLICT (" + strings.Join(pk, ", ") + ") DO UPDATE SET " + strings.Join(set, ", ") +
 			" WHERE (" + strings.Join(oldVals, ", ") + ") IS DISTINCT FROM (" + strings.Join(newVals, ", ") + ")"
+	}
+	values := " VALUES (" + strings.Join(params, ", ") + ")"
+	rt.Insert = into + values
+	rt.InsertIfAbsent = into + values + " ON CONFLICT (" + strings.Join(pk, ", ") + ") DO NOTHING"
+	rt.Upsert = into + values + onConflict
+	if arrays, ok := arrayParams(t.Columns); ok {
+		rt.UpsertSet = into + " SELECT * FROM unnest(" + strings.Join(arrays, ", ") + ")" + onConflict
 	}
 	if !t.Shared {
 		conds := make([]string, len(t.KeyColumns))
+		setConds := make([]string, len(t.KeyColumns))
+		names := make([]string, len(t.KeyColumns))
+		keyCols := make([]*mapping.Column, len(t.KeyColumns))
 		for i, ci := range t.KeyColumns {
-			conds[i] = fmt.Sprintf("%s = $%d", quote(t.Columns[ci].Name), i+1)
+			c := t.Columns[ci]
+			keyCols[i] = c
+			conds[i] = fmt.Sprintf("%s = $%d", quote(c.Name), i+1)
+			names[i] = fmt.Sprintf("k%d", i)
+			setConds[i] = fmt.Sprintf("t.%s = d.k%d", quote(c.Name), i)
 		}
-		rt.DeleteItem = "DELETE FROM " + rt.Name + " WHERE " + strings.Join(conds, " AND ")
+		rt.itemWhere = " WHERE " + strings.Join(conds, " AND ")
+		rt.DeleteItem = "DELETE FROM " + rt.Name + rt.itemWhere
+		keyArrays, _ := arrayParams(keyCols) // key columns are scalar types
+		rt.DeleteItems = "DELETE FROM " + rt.Name + " AS t USING unnest(" + strings.Join(keyArrays, ", ") + ") AS d(" +
+			strings.Join(names, ", ") + ") WHERE " + strings.Join(setConds, " AND ")
 	}
 	return rt
+}
+
+// arrayParams returns "$i::T[]" for each column, and false when a column's
+// type has no flat array form (it is an array itself, or json).
+func arrayParams(cols []*mapping.Column) ([]string, bool) {
+	out := make([]string, len(cols))
+	for i, c := range cols {
+		if c.Type.Array || c.Type.Base == "jsonb" || c.Type.Base == "json" {
+			return nil, false
+		}
+		out[i] = fmt.Sprintf("$%d::%s[]", i+1, c.Type.Name)
+	}
+	return out, true
 }
 
 // PrimaryKey returns the quoted primary key column list, comma separated.

@@ -30,6 +30,12 @@ tables:
     for_each: tags
     columns:
       - {name: tag, from: "#value", type: text}
+  - name: profiles
+    primary_key: [id]
+    shared: true
+    columns:
+      - {name: id, from: customerId, type: text}
+      - {name: prefs, from: prefs, type: jsonb}
 `
 
 func TestStatements(t *testing.T) {
@@ -48,8 +54,12 @@ func TestStatements(t *testing.T) {
 		{"child delete by key columns", tables[1].DeleteItem, `DELETE FROM "order_items" WHERE "order_id" = $1`},
 		{"child insert if absent", tables[1].InsertIfAbsent, `INSERT INTO "order_items" AS t ("order_id", "line", "qty") VALUES ($1, $2, $3) ON CONFLICT ("order_id", "line") DO NOTHING`},
 		{"pk-only upsert does nothing on conflict", tables[2].Upsert, `INSERT INTO "tags" AS t ("tag") VALUES ($1) ON CONFLICT ("tag") DO NOTHING`},
+		{"shared set upsert", tables[0].UpsertSet, `INSERT INTO "sales"."customers" AS t ("id", "Name") SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT ("id") DO UPDATE SET "Name" = EXCLUDED."Name" WHERE (t."Name") IS DISTINCT FROM (EXCLUDED."Name")`},
+		{"set delete of many items", tables[1].DeleteItems, `DELETE FROM "order_items" AS t USING unnest($1::text[]) AS d(k0) WHERE t."order_id" = d.k0`},
+		{"soft delete", tables[1].SoftDeleteItem("deleted_at"), `UPDATE "order_items" SET "deleted_at" = coalesce($2::timestamptz, now()) WHERE "order_id" = $1`},
 		{"quoted columns", tables[1].QuotedColumns(), `"order_id", "line", "qty"`},
 		{"primary key", tables[1].PrimaryKey(), `"order_id", "line"`},
+		{"no set upsert through jsonb", tables[3].UpsertSet, ``},
 	}
 	for _, c := range cases {
 		if c.got != c.want {
