@@ -3,47 +3,22 @@ package infer
 import (
 	"context"
 	"errors"
-	"fmt"
-	"sort"
 
-	"github.com/ddb2pg/ddb2pg/pkg/ddbion"
 	"github.com/ddb2pg/ddb2pg/pkg/ddbitem"
-	"github.com/ddb2pg/ddb2pg/pkg/ddbjson"
+	"github.com/ddb2pg/ddb2pg/pkg/decode"
 	"github.com/ddb2pg/ddb2pg/pkg/export"
 )
 
 // DefaultSample is the number of items read when none is asked for.
 const DefaultSample = 10000
 
-// LineDecoder decodes one data line of an export. ddbjson.Decoder is one;
-// the ION decoder has the same method.
-type LineDecoder interface {
-	DecodeExportLine(b []byte) (ddbjson.Record, error)
-}
-
 // DecoderFor returns the line decoder for an export's outputFormat.
-// Register other formats (ION) in Decoders.
-func DecoderFor(format string) (LineDecoder, error) {
-	if f, ok := Decoders[format]; ok {
-		return f(), nil
+func DecoderFor(format string) (decode.LineDecoder, error) {
+	newDec, err := decode.For(format)
+	if err != nil {
+		return nil, err
 	}
-	return nil, fmt.Errorf("export format %q is not supported by infer (supported: %v)", format, supportedFormats())
-}
-
-// Decoders maps an export's outputFormat to a constructor of its line
-// decoder.
-var Decoders = map[string]func() LineDecoder{
-	"DYNAMODB_JSON": func() LineDecoder { return new(ddbjson.Decoder) },
-	"ION":           func() LineDecoder { return new(ddbion.Decoder) },
-}
-
-func supportedFormats() []string {
-	var out []string
-	for k := range Decoders {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
+	return newDec(), nil
 }
 
 var errEnough = errors.New("sample quota reached")

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/ddb2pg/ddb2pg/pkg/ddbitem"
+	"github.com/ddb2pg/ddb2pg/pkg/decode"
 	"github.com/ddb2pg/ddb2pg/pkg/export"
 	"github.com/ddb2pg/ddb2pg/pkg/ledger"
 	"github.com/ddb2pg/ddb2pg/pkg/mapping"
@@ -217,7 +218,7 @@ func (fl *fileLoad) take(ctx context.Context, c *lineChunk) error {
 }
 
 // mapChunk decodes and maps a chunk's lines.
-func (fl *fileLoad) mapChunk(dec lineDecoder, c *lineChunk) {
+func (fl *fileLoad) mapChunk(dec decode.LineDecoder, c *lineChunk) {
 	c.items = make([]pendingItem, 0, len(c.lines))
 	for _, l := range c.lines {
 		fl.handle(dec, c, l.no, c.buf[l.off:l.end])
@@ -239,7 +240,7 @@ func (fl *fileLoad) reject(c *lineChunk, line int64, key string, rej ledger.Reje
 
 // handle takes one data line: decode, key, map; rejected items are recorded
 // with their reason and origin, good ones are queued for the chunk's flush.
-func (fl *fileLoad) handle(dec lineDecoder, c *lineChunk, line int64, data []byte) {
+func (fl *fileLoad) handle(dec decode.LineDecoder, c *lineChunk, line int64, data []byte) {
 	rec, err := dec.DecodeExportLine(data)
 	if err != nil {
 		fl.reject(c, line, "", ledger.Reject{RawValue: string(data), Reason: "undecodable line: " + err.Error()})

@@ -25,6 +25,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ddb2pg/ddb2pg/pkg/apply"
+	"github.com/ddb2pg/ddb2pg/pkg/decode"
 	"github.com/ddb2pg/ddb2pg/pkg/export"
 	"github.com/ddb2pg/ddb2pg/pkg/ledger"
 	"github.com/ddb2pg/ddb2pg/pkg/mapping"
@@ -144,7 +145,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	}
 	start := time.Now()
 	e := cfg.Export
-	newDecoder, err := decoderFor(e.Format())
+	newDecoder, err := decode.For(e.Format())
 	if err != nil {
 		return nil, err
 	}
@@ -223,7 +224,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 
 type run struct {
 	cfg        Config
-	newDecoder func() lineDecoder
+	newDecoder func() decode.LineDecoder
 	tables     []*rowsql.Table
 	copies     []*copyText // per table, aligned with tables
 	files      map[string]export.DataFile
