@@ -4,9 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"runtime"
-	"runtime/debug"
 	"sort"
 	"text/tabwriter"
 
@@ -40,7 +38,7 @@ Exit codes: 0 all loaded; 3 finished but some items were rejected; 1 failed; 2 u
 			if workers < 0 {
 				return usageError{fmt.Errorf("--workers %d: must be positive", workers)}
 			}
-			tuneGC()
+			tuneGC(300, 200<<20)
 			m, err := loadMapping(mappingPath)
 			if err != nil {
 				return err
@@ -156,20 +154,5 @@ func printSummary(w io.Writer, s *load.Summary) {
 	}
 	for f, e := range st.FailedFiles {
 		fmt.Fprintf(w, "failed file %s: %s\n", f, e)
-	}
-}
-
-// tuneGC trades memory for CPU within a bound: the backfill allocates a lot
-// of short-lived values (decoded items, rows), and the default GC pace spends
-// a fifth of the CPU collecting them. A higher GOGC collects less often; the
-// soft memory limit makes the collector work harder before the heap passes
-// 200 MiB, so peak RSS stays bounded. GOGC / GOMEMLIMIT in the environment
-// override both.
-func tuneGC() {
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(300)
-	}
-	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(200 << 20)
 	}
 }

@@ -83,6 +83,7 @@ could not read part of the data is never GO), 2 usage error. See docs/verify.md.
 				return fmt.Errorf("loading the AWS configuration: %w", err)
 			}
 			ddb := dynamodb.NewFromConfig(awsCfg)
+			tuneGC(verify.GCPercent, verify.MemoryLimit(opts.Segments))
 			pool, err := openPool(ctx, url, 2*opts.Segments+2)
 			if err != nil {
 				return err

@@ -7,10 +7,13 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -95,6 +98,12 @@ func BenchmarkVerifyVsScan(b *testing.B) {
 				runtime.ReadMemStats(&ms)
 				if ms.HeapInuse > peak.Load() {
 					peak.Store(ms.HeapInuse)
+					if p := os.Getenv("DDB2PG_BENCH_MEMPROFILE"); p != "" {
+						if f, err := os.Create(p); err == nil {
+							pprof.Lookup("heap").WriteTo(f, 0) //nolint:errcheck
+							f.Close()
+						}
+					}
 				}
 				select {
 				case <-stop:
@@ -112,10 +121,21 @@ func BenchmarkVerifyVsScan(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
+		// return the load's and the bare scans' garbage to the OS and
+		// reset the process's peak RSS (Linux), so VmHWM covers verify only
+		debug.FreeOSMemory()
+		os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) //nolint:errcheck
+		// the collector settings `ddb2pg verify` applies (cmd/ddb2pg)
+		prevGC := debug.SetGCPercent(GCPercent)
+		prevLimit := debug.SetMemoryLimit(MemoryLimit(segments))
+		cpu0 := cpuTime()
 		start = time.Now()
 		res, err := Run(ctx, m, db, pool, Options{Segments: segments,
 			Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 		forward := time.Since(start)
+		debug.SetGCPercent(prevGC)
+		debug.SetMemoryLimit(prevLimit)
+		cpu := cpuTime() - cpu0
 		pprof.StopCPUProfile()
 		close(stop)
 		wg.Wait()
@@ -130,6 +150,11 @@ func BenchmarkVerifyVsScan(b *testing.B) {
 		b.ReportMetric(verifyRate, "verify-items/s")
 		b.ReportMetric(verifyRate/scanRate, "ratio")
 		b.ReportMetric(float64(peak.Load())/(1<<20), "peak-heap-MiB")
+		b.ReportMetric(cpu.Seconds(), "verify-cpu-s")
+		if hwm := vmHWM(); hwm > 0 {
+			b.ReportMetric(float64(hwm)/(1<<20), "peak-RSS-MiB")
+			b.Logf("peak RSS during verify %.1f MiB", float64(hwm)/(1<<20))
+		}
 		b.Logf("bare scan %.0f items/s, verify (both passes) %.0f items/s: ratio %.2f (floor 0.5), peak heap %.1f MiB",
 			scanRate, verifyRate, verifyRate/scanRate, float64(peak.Load())/(1<<20))
 		if verifyRate < 0.5*scanRate {
@@ -163,6 +188,32 @@ func bareScan(ctx context.Context, db *dynamodb.Client, table string, segments i
 		return 0, err
 	}
 	return float64(scanned.Load()) / time.Since(start).Seconds(), nil
+}
+
+// cpuTime is the process's user + system CPU time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// vmHWM is the process's peak resident set size in bytes (0 if unknown).
+func vmHWM() int64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			if err == nil {
+				return kb << 10
+			}
+		}
+	}
+	return 0
 }
 
 func envInt(name string, def int) int {

@@ -27,6 +27,8 @@ type entry struct {
 	keyItem ddbitem.Item
 	item    ddbitem.Item // nil: DynamoDB does not have the key
 	only    int          // >= 0: compare only this table (extra pass)
+	// prepared: exp, tuple and eligible are computed (prepare ran)
+	prepared bool
 
 	reject *mapping.Reject
 	exp    [][]expRow // expected rows per table
@@ -126,6 +128,14 @@ func fnvAdd(h uint64, s string) uint64 {
 	return h
 }
 
+func fnvAddBytes(h uint64, s []byte) uint64 {
+	for _, c := range s {
+		h ^= uint64(c)
+		h *= fnvPrime
+	}
+	return h
+}
+
 func fnvByte(h uint64, b byte) uint64 {
 	h ^= uint64(b)
 	return h * fnvPrime
@@ -133,18 +143,48 @@ func fnvByte(h uint64, b byte) uint64 {
 
 func hashStr(s string) uint64 { return fnvAdd(fnvOffset, s) }
 
+// slab hands out small slices from larger blocks, so the many short-lived
+// per-row slices of a chunk cost few allocations.
+type slab struct {
+	strs  []string
+	bools []bool
+}
+
+func (sl *slab) take(n int) ([]string, []bool) {
+	if sl == nil {
+		return make([]string, n), make([]bool, n)
+	}
+	if len(sl.strs) < n {
+		sl.strs = make([]string, max(n, 512))
+	}
+	if len(sl.bools) < n {
+		sl.bools = make([]bool, max(n, 512))
+	}
+	s, b := sl.strs[:n:n], sl.bools[:n:n]
+	sl.strs, sl.bools = sl.strs[n:], sl.bools[n:]
+	return s, b
+}
+
 // expRow converts a mapping row into canonical form.
 func (tb *table) expRow(row mapping.Row) (*expRow, error) {
+	er := &expRow{}
+	if err := tb.fillExpRow(er, row, nil); err != nil {
+		return nil, err
+	}
+	return er, nil
+}
+
+func (tb *table) fillExpRow(er *expRow, row mapping.Row, sl *slab) error {
 	n := len(tb.t.Columns)
-	er := &expRow{vals: make([]string, n), nulls: make([]bool, n)}
+	er.vals, er.nulls = sl.take(n)
 	for i, c := range tb.t.Columns {
 		s, null, err := norm(c.Type, row[i])
 		if err != nil {
-			return nil, err
+			return err
 		}
 		er.vals[i], er.nulls[i] = s, null
 	}
-	er.pkV = make([]string, len(tb.t.PKIndexes))
+	er.pkV, _ = sl.take(len(tb.t.PKIndexes))
 	for i, ci := range tb.t.PKIndexes {
 		er.pkV[i] = er.vals[ci]
 	}
@@ -159,16 +199,17 @@ func (tb *table) expRow(row mapping.Row) (*expRow, error) {
 		h = fnvByte(h, 0xff)
 	}
 	er.hash = h
-	return er, nil
+	return nil
 }
 
 // prepare computes an entry's expected rows and key tuples.
-func (v *verifier) prepare(e *entry) error {
+func (v *verifier) prepare(e *entry) error { return v.prepareWith(e, nil) }
+
+func (v *verifier) prepareWith(e *entry, sl *slab) error {
 	nt := len(v.tables)
 	e.exp = make([][]expRow, nt)
-	e.tuple = make([]string, nt)
+	e.tuple, e.eligible = sl.take(nt)
 	e.tupleV = make([][]string, nt)
-	e.eligible = make([]bool, nt)
 	if e.item != nil {
 		rows, rej := v.m.Rows(e.item)
 		e.item = present // the rows are computed: let the item go
@@ -176,16 +217,27 @@ func (v *verifier) prepare(e *entry) error {
 			e.reject = rej
 			return nil
 		}
+		total := 0
+		for ti := range v.tables {
+			if e.only < 0 || ti == e.only {
+				total += len(rows[ti])
+			}
+		}
+		all := make([]expRow, total)
 		for ti, tb := range v.tables {
 			if e.only >= 0 && ti != e.only {
 				continue
 			}
-			for _, row := range rows[ti] {
-				er, err := tb.expRow(row)
-				if err != nil {
+			n := len(rows[ti])
+			exp := all[:n:n]
+			all = all[n:]
+			for ri, row := range rows[ti] {
+				if err := tb.fillExpRow(&exp[ri], row, sl); err != nil {
 					return err
 				}
-				e.exp[ti] = append(e.exp[ti], *er)
+			}
+			if n > 0 {
+				e.exp[ti] = exp
 			}
 		}
 	}
@@ -200,7 +252,7 @@ func (v *verifier) prepare(e *entry) error {
 		if !ok {
 			continue
 		}
-		tv := make([]string, len(vals))
+		tv, _ := sl.take(len(vals))
 		for i, ci := range tb.t.KeyColumns {
 			s, _, err := norm(tb.t.Columns[ci].Type, vals[i])
 			if err != nil {
@@ -433,20 +485,30 @@ func (v *verifier) evaluate(e *entry, lk *lookups) *outcome {
 			pg = lk.byKey[ti][e.tuple[ti]]
 			o.withRows[ti] = len(pg) > 0
 		}
-		byPK := make(map[string]int, len(pg))
-		for i, r := range pg {
-			byPK[tupleOf(r, t.PKIndexes)] = i
+		// an item has few rows: match them by primary key linearly
+		var usedBuf [8]bool
+		used := usedBuf[:0]
+		if len(pg) > len(usedBuf) {
+			used = make([]bool, len(pg))
+		} else {
+			used = usedBuf[:len(pg)]
 		}
 		for ri := range exp {
 			er := &exp[ri]
-			i, ok := byPK[er.pk]
-			if !ok {
+			i := -1
+			for j := range pg {
+				if !used[j] && tupleOf(pg[j], t.PKIndexes) == er.pk {
+					i = j
+					break
+				}
+			}
+			if i < 0 {
 				o.findings = append(o.findings, finding{ti: ti, class: report.Missing, row: pkJSON(t, er),
 					ddb: strp(rowJSON(t, allCols(t), er.vals, er.nulls))})
 				o.divergent = true
 				continue
 			}
-			delete(byPK, er.pk)
+			used[i] = true
 			if d := compareRow(t, er, pg[i]); len(d) > 0 {
 				o.findings = append(o.findings, finding{ti: ti, class: report.Mismatched, row: pkJSON(t, er), cols: d})
 				o.divergent = true
@@ -454,12 +516,10 @@ func (v *verifier) evaluate(e *entry, lk *lookups) *outcome {
 				o.matched[ti]++
 			}
 		}
-		left := make([]int, 0, len(byPK))
-		for _, i := range byPK {
-			left = append(left, i)
-		}
-		sort.Ints(left)
-		for _, i := range left {
+		for i := range pg {
+			if used[i] {
+				continue
+			}
 			r := pg[i]
 			o.findings = append(o.findings, finding{ti: ti, class: report.Extra, row: pgPKJSON(t, r),
 				pg: strp(rowJSON(t, allCols(t), r.vals, r.nulls))})
@@ -475,8 +535,12 @@ func (v *verifier) process(ctx context.Context, chunk []*entry) error {
 	if len(chunk) == 0 {
 		return nil
 	}
+	sl := &slab{}
 	for _, e := range chunk {
-		if err := v.prepare(e); err != nil {
+		if e.prepared {
+			continue
+		}
+		if err := v.prepareWith(e, sl); err != nil {
 			return err
 		}
 	}

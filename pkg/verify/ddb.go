@@ -91,7 +91,7 @@ func (b *bucket) total() float64 {
 
 // scanSegment reads one segment of a parallel scan, page by page, calling
 // page with each page's items. It stops early when page returns false.
-func (v *verifier) scanSegment(ctx context.Context, segment, total int, page func([]ddbitem.Item) (bool, error)) error {
+func (v *verifier) scanSegment(ctx context.Context, segment, total int, page func(pageItems) (bool, error)) error {
 	var start map[string]types.AttributeValue
 	for {
 		if err := v.bucket.wait(ctx); err != nil {
@@ -114,15 +114,7 @@ func (v *verifier) scanSegment(ctx context.Context, segment, total int, page fun
 		if out.ConsumedCapacity != nil {
 			v.bucket.charge(*out.ConsumedCapacity)
 		}
-		items := make([]ddbitem.Item, 0, len(out.Items))
-		for _, av := range out.Items {
-			it, err := ddbitem.ItemFromAttributeValues(av)
-			if err != nil {
-				return fmt.Errorf("decoding a scanned item: %w", err)
-			}
-			items = append(items, it)
-		}
-		more, err := page(items)
+		more, err := page(pageItems(out.Items))
 		if err != nil {
 			return err
 		}
@@ -131,6 +123,26 @@ func (v *verifier) scanSegment(ctx context.Context, segment, total int, page fun
 		}
 		start = out.LastEvaluatedKey
 	}
+}
+
+// pageItems are the items of one Scan page, converted one at a time (and
+// released once converted) so a page is never held twice in memory.
+type pageItems []map[string]types.AttributeValue
+
+// each converts the items in order and calls f with each; it stops when f
+// returns false or an error.
+func (p pageItems) each(f func(ddbitem.Item) (bool, error)) error {
+	for i, av := range p {
+		it, err := ddbitem.ItemFromAttributeValues(av)
+		if err != nil {
+			return fmt.Errorf("decoding a scanned item: %w", err)
+		}
+		p[i] = nil
+		if ok, err := f(it); !ok || err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // batchGet reads the items with the given keys (key attribute maps), 100 per

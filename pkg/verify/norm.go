@@ -147,7 +147,7 @@ func normScalar(base string, v any) (string, bool, error) {
 	case "timestamptz":
 		switch x := v.(type) {
 		case time.Time:
-			return x.UTC().Format(time.RFC3339Nano), false, nil
+			return formatInstant(x), false, nil
 		case string:
 			tt, err := time.Parse(time.RFC3339Nano, x)
 			if err != nil {
@@ -267,6 +267,9 @@ func normNumber(v any) (string, bool, error) {
 	case uint64:
 		text = strconv.FormatUint(x, 10)
 	case string:
+		if canonicalNumberText(x) {
+			return x, false, nil
+		}
 		text = x
 	case json.Number:
 		text = string(x)
@@ -393,6 +396,9 @@ func normArray(t mapping.Type, v any) (string, bool, error) {
 // canonJSON re-encodes JSON with sorted object keys, no insignificant space
 // and numbers in canonical decimal form (exact: never through float64).
 func canonJSON(data []byte) (string, error) {
+	if s, ok := canonJSONFast(data); ok {
+		return s, nil
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	var v any
@@ -455,4 +461,11 @@ func writeCanon(sb *strings.Builder, v any) error {
 		return fmt.Errorf("unexpected JSON value %T", v)
 	}
 	return nil
+}
+
+// formatInstant renders t as an RFC 3339 instant in UTC (the canonical
+// form of timestamptz values).
+func formatInstant(t time.Time) string {
+	var buf [40]byte
+	return string(t.UTC().AppendFormat(buf[:0], time.RFC3339Nano))
 }

@@ -3,6 +3,7 @@ package verify
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -157,9 +158,16 @@ func (tb *table) scanRows(rows pgx.Rows) ([]pgRow, error) {
 	}
 	var out []pgRow
 	dest := tb.dest(all)
+	n := len(all)
+	var vals []string
+	var nulls []bool
 	for rows.Next() {
-		r, err := tb.scanInto(rows, all, dest)
-		if err != nil {
+		if len(vals) < n {
+			vals, nulls = make([]string, 64*n), make([]bool, 64*n)
+		}
+		r := pgRow{vals: vals[:n:n], nulls: nulls[:n:n]}
+		vals, nulls = vals[n:], nulls[n:]
+		if err := tb.scanIntoRow(rows, all, dest, r); err != nil {
 			return nil, err
 		}
 		out = append(out, r)
@@ -201,22 +209,50 @@ func (tb *table) dest(cols []int) []any {
 
 func (tb *table) scanInto(rows pgx.Rows, cols []int, dest []any) (pgRow, error) {
 	n := len(cols)
-	if err := rows.Scan(dest...); err != nil {
-		return pgRow{}, fmt.Errorf("reading %s: %w", tb.name, err)
-	}
 	r := pgRow{vals: make([]string, n), nulls: make([]bool, n)}
+	return r, tb.scanIntoRow(rows, cols, dest, r)
+}
+
+// scanIntoRow scans the current row into r (len(r.vals) == len(cols)).
+// The common kinds are normalised without boxing; the rest go through norm.
+func (tb *table) scanIntoRow(rows pgx.Rows, cols []int, dest []any, r pgRow) error {
+	if err := rows.Scan(dest...); err != nil {
+		return fmt.Errorf("reading %s: %w", tb.name, err)
+	}
 	for i, d := range dest {
+		c := tb.t.Columns[cols[i]]
 		var v any
 		switch x := d.(type) {
 		case *pgtype.Text:
+			if !x.Valid {
+				r.vals[i], r.nulls[i] = "", true
+				continue
+			}
+			if !c.Type.Array && (c.Type.Base == "text" || c.Type.Base == "varchar") {
+				r.vals[i], r.nulls[i] = x.String, false
+				continue
+			}
 			v = *x
 		case *pgtype.Int8:
-			v = *x
+			if !x.Valid {
+				r.vals[i], r.nulls[i] = "", true
+				continue
+			}
+			r.vals[i], r.nulls[i] = strconv.FormatInt(x.Int64, 10), false
+			continue
 		case *pgtype.Float8:
 			v = *x
 		case *pgtype.Bool:
 			v = *x
 		case *pgtype.Timestamptz:
+			if !x.Valid {
+				r.vals[i], r.nulls[i] = "", true
+				continue
+			}
+			if x.InfinityModifier == pgtype.Finite {
+				r.vals[i], r.nulls[i] = formatInstant(x.Time), false
+				continue
+			}
 			v = *x
 		case *pgtype.Timestamp:
 			v = *x
@@ -225,14 +261,13 @@ func (tb *table) scanInto(rows pgx.Rows, cols []int, dest []any) (pgRow, error) 
 				v = *x
 			}
 		}
-		c := tb.t.Columns[cols[i]]
 		s, null, err := norm(c.Type, v)
 		if err != nil {
-			return pgRow{}, fmt.Errorf("reading %s.%s: %w", tb.name, c.Name, err)
+			return fmt.Errorf("reading %s.%s: %w", tb.name, c.Name, err)
 		}
 		r.vals[i], r.nulls[i] = s, null
 	}
-	return r, nil
+	return nil
 }
 
 // lookup runs byKey or byPK for the given tuples (canonical text of each
@@ -258,6 +293,9 @@ func (tb *table) lookup(ctx context.Context, pool *pgxpool.Pool, sql string, wid
 
 // tupleOf returns the canonical tuple of row at the given columns.
 func tupleOf(r pgRow, cols []int) string {
+	if len(cols) == 1 {
+		return r.vals[cols[0]]
+	}
 	var sb strings.Builder
 	for i, ci := range cols {
 		if i > 0 {

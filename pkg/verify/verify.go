@@ -10,6 +10,7 @@
 package verify
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -262,21 +263,29 @@ func (v *verifier) scanPass(ctx context.Context) error {
 				}
 			}
 			var chunk []*entry
-			err := v.scanSegment(gctx, seg, n, func(items []ddbitem.Item) (bool, error) {
-				for _, it := range items {
+			sl := &slab{}
+			err := v.scanSegment(gctx, seg, n, func(items pageItems) (bool, error) {
+				err := items.each(func(it ddbitem.Item) (bool, error) {
 					e, err := v.presentEntry(it)
 					if err != nil {
 						return false, err
 					}
+					// compute the expected rows now, so the chunk waiting
+					// for a comparer holds compact rows, not whole items
+					if err := v.prepareWith(e, sl); err != nil {
+						return false, err
+					}
+					e.prepared = true
 					chunk = append(chunk, e)
 					if len(chunk) >= v.opts.ChunkSize {
 						if err := send(chunk); err != nil {
 							return false, err
 						}
-						chunk = nil
+						chunk, sl = nil, &slab{}
 					}
-				}
-				return true, nil
+					return true, nil
+				})
+				return err == nil, err
 			})
 			if err != nil {
 				return err
@@ -322,9 +331,11 @@ func (v *verifier) samplePass(ctx context.Context, itemCount int64) error {
 		g.Go(func() error {
 			var chunk []*entry
 			for seg := range next {
-				err := v.scanSegment(gctx, seg, int(total), func(items []ddbitem.Item) (bool, error) {
-					for _, it := range items {
+				err := v.scanSegment(gctx, seg, int(total), func(items pageItems) (bool, error) {
+					stop := false
+					err := items.each(func(it ddbitem.Item) (bool, error) {
 						if taken.Add(1) > want {
+							stop = true
 							return false, nil
 						}
 						e, err := v.presentEntry(it)
@@ -332,6 +343,10 @@ func (v *verifier) samplePass(ctx context.Context, itemCount int64) error {
 							return false, err
 						}
 						chunk = append(chunk, e)
+						return true, nil
+					})
+					if err != nil || stop {
+						return false, err
 					}
 					if len(chunk) >= v.opts.ChunkSize {
 						if err := v.process(gctx, chunk); err != nil {
@@ -449,15 +464,15 @@ func (v *verifier) keyedChunk(ctx context.Context, keys []ddbitem.Item, present 
 // columns) and looks them up in DynamoDB: rows of an item DynamoDB does not
 // have are extra. Items DynamoDB has were compared by the scan.
 func (v *verifier) extraPass(ctx context.Context) error {
+	// the tables are independent: check them concurrently
+	g, gctx := errgroup.WithContext(ctx)
 	for _, tb := range v.tables {
 		if tb.t.Shared {
 			continue
 		}
-		if err := v.extraPassTable(ctx, tb); err != nil {
-			return err
-		}
+		g.Go(func() error { return v.extraPassTable(gctx, tb) })
 	}
-	return nil
+	return g.Wait()
 }
 
 func (v *verifier) extraPassTable(ctx context.Context, tb *table) error {
@@ -548,20 +563,44 @@ func (v *verifier) pgItems(ctx context.Context, tb *table) (int64, uint64, error
 	defer rows.Close()
 	var count int64
 	var sum uint64
-	last := "\xff"
-	dest := tb.dest(tb.t.KeyColumns)
-	for rows.Next() {
-		r, err := tb.scanInto(rows, tb.t.KeyColumns, dest)
-		if err != nil {
-			return 0, 0, err
+	if tb.rawKeyText() {
+		// text key columns: hash the raw column bytes (the canonical text
+		// of a text value is the value itself) without building strings
+		var cur, last []byte
+		first := true
+		for rows.Next() {
+			cur = cur[:0]
+			for i, raw := range rows.RawValues() {
+				if i > 0 {
+					cur = append(cur, 0)
+				}
+				cur = append(cur, raw...)
+			}
+			if !first && bytes.Equal(cur, last) {
+				continue
+			}
+			first = false
+			last = append(last[:0], cur...)
+			count++
+			sum += fnvAddBytes(fnvOffset, cur)
 		}
-		tuple := joinTuple(r.vals)
-		if tuple == last {
-			continue
+	} else {
+		last := "\xff"
+		dest := tb.dest(tb.t.KeyColumns)
+		n := len(tb.t.KeyColumns)
+		r := pgRow{vals: make([]string, n), nulls: make([]bool, n)}
+		for rows.Next() {
+			if err := tb.scanIntoRow(rows, tb.t.KeyColumns, dest, r); err != nil {
+				return 0, 0, err
+			}
+			tuple := joinTuple(r.vals)
+			if tuple == last {
+				continue
+			}
+			last = tuple
+			count++
+			sum += hashStr(tuple)
 		}
-		last = tuple
-		count++
-		sum += hashStr(tuple)
 	}
 	if err := rows.Err(); err != nil {
 		return 0, 0, fmt.Errorf("listing the items of %s: %w", tb.name, err)
@@ -629,4 +668,16 @@ func (tb *table) keyScanSQL() string {
 	}
 	return "SELECT " + strings.Join(tb.selectFor(tb.t.KeyColumns), ", ") + " FROM " + tb.t.Ident.Sanitize() +
 		" ORDER BY " + strings.Join(names, ", ")
+}
+
+// rawKeyText reports whether every key column is plain text (selected as
+// text, canonical form = the value itself), so raw bytes can be hashed.
+func (tb *table) rawKeyText() bool {
+	for _, ci := range tb.t.KeyColumns {
+		c := tb.t.Columns[ci]
+		if tb.kinds[ci] != scanText || c.Type.Array || (c.Type.Base != "text" && c.Type.Base != "varchar") {
+			return false
+		}
+	}
+	return true
 }
