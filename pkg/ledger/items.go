@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/ddb2pg/ddb2pg/pkg/pgcopy"
 )
 
 // ExportClaim is the outcome of claiming a batch of items for an export copy.
@@ -52,23 +54,20 @@ func (l *Ledger) ClaimForExport(ctx context.Context, tx pgx.Tx, sourceTable stri
 	if err := rows.Err(); err != nil {
 		return claim, fmt.Errorf("reading the versions of %d items: %w", len(keys), err)
 	}
-	fresh := make([][]any, 0, len(keys)-len(seen))
+	fresh := make([]string, 0, len(keys)-len(seen))
 	var known []string
 	for _, k := range keys {
 		if seen[k] {
 			known = append(known, k)
 			continue
 		}
-		fresh = append(fresh, []any{sourceTable, k, "export", exportTime})
+		fresh = append(fresh, k)
 	}
-	if len(fresh) > 0 {
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{l.name, "items"}, []string{"source_table", "item_key", "origin", "export_time"},
-			pgx.CopyFromRows(fresh)); err != nil {
-			return claim, fmt.Errorf("recording %d new items: %w", len(fresh), err)
-		}
-		for _, r := range fresh {
-			claim.Won[r[1].(string)] = true
-		}
+	if err := l.copyFresh(ctx, tx, sourceTable, exportTime, fresh); err != nil {
+		return claim, err
+	}
+	for _, k := range fresh {
+		claim.Won[k] = true
 	}
 	if len(known) == 0 {
 		return claim, nil
@@ -96,6 +95,55 @@ func (l *Ledger) ClaimForExport(ctx context.Context, tx pgx.Tx, sourceTable stri
 		return claim, fmt.Errorf("claiming %d known items for the export: %w", len(known), err)
 	}
 	return claim, nil
+}
+
+// ClaimFreshForExport records keys as written by the export without first
+// looking them up: the caller knows the ledger held no row for this source
+// table when its run began (a first load). Every key is won and fresh. If a
+// key has a row after all (a stream applier started meanwhile, or the
+// export repeats an item), the COPY fails with a unique violation (SQLSTATE
+// 23505) and the caller retries with ClaimForExport; nothing is ever
+// overwritten on this path.
+func (l *Ledger) ClaimFreshForExport(ctx context.Context, tx pgx.Tx, sourceTable string, exportTime time.Time, keys []string) (ExportClaim, error) {
+	claim := ExportClaim{Won: make(map[string]bool, len(keys))}
+	if err := l.copyFresh(ctx, tx, sourceTable, exportTime, keys); err != nil {
+		return claim, err
+	}
+	for _, k := range keys {
+		claim.Won[k] = true
+	}
+	return claim, nil
+}
+
+// copyFresh writes new export-origin rows with COPY in text format.
+func (l *Ledger) copyFresh(ctx context.Context, tx pgx.Tx, sourceTable string, exportTime time.Time, keys []string) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	ts := exportTime.UTC().Format("2006-01-02 15:04:05.999999Z07:00")
+	prefix := pgcopy.AppendText(nil, sourceTable)
+	b := make([]byte, 0, len(keys)*(len(prefix)+len(ts)+48))
+	for _, k := range keys {
+		b = append(b, prefix...)
+		b = append(b, '\t')
+		b = pgcopy.AppendText(b, k)
+		b = append(b, "\texport\t"...)
+		b = append(b, ts...)
+		b = append(b, '\n')
+	}
+	if _, err := pgcopy.Send(ctx, tx.Conn().PgConn(), "COPY "+l.T("items")+" (source_table, item_key, origin, export_time) FROM STDIN", b); err != nil {
+		return fmt.Errorf("recording %d new items: %w", len(keys), err)
+	}
+	return nil
+}
+
+// HasItems reports whether the ledger holds any item of the source table.
+func (l *Ledger) HasItems(ctx context.Context, db Execer, sourceTable string) (bool, error) {
+	var any bool
+	if err := db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM `+l.T("items")+` WHERE source_table = $1)`, sourceTable).Scan(&any); err != nil {
+		return false, fmt.Errorf("reading the bookkeeping of %s: %w", sourceTable, err)
+	}
+	return any, nil
 }
 
 // ItemVersion is the applied version of one item.

@@ -100,8 +100,8 @@ func (l *Ledger) ddl() []string {
 		// from the stream (seq, shard_id). deleted marks a tombstone, kept so
 		// an older copy can never resurrect the item.
 		`CREATE TABLE IF NOT EXISTS ` + l.T("items") + ` (
-	source_table text NOT NULL,
-	item_key     text NOT NULL,
+	source_table text COLLATE "C" NOT NULL,
+	item_key     text COLLATE "C" NOT NULL,
 	origin       text NOT NULL CHECK (origin IN ('export', 'stream')),
 	export_time  timestamptz,
 	seq          numeric(40,0),

@@ -1,7 +1,6 @@
 package load
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/ddb2pg/ddb2pg/pkg/mapping"
+	"github.com/ddb2pg/ddb2pg/pkg/pgcopy"
 )
 
 // The backfill writes COPY data in PostgreSQL's text format itself rather
@@ -80,14 +80,11 @@ func copyRows(ctx context.Context, tx pgx.Tx, ct *copyText, ident pgx.Identifier
 		return 0, err
 	}
 	*buf = b
-	tag, err := tx.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(b), ct.sql)
+	n, err := pgcopy.Send(ctx, tx.Conn().PgConn(), ct.sql, b)
 	if cap(b) > 16<<20 {
 		*buf = nil // do not keep a huge buffer for the next chunk
 	}
-	if err != nil {
-		return 0, err
-	}
-	return tag.RowsAffected(), nil
+	return n, err
 }
 
 func (ct *copyText) appendRows(b []byte, rows [][]any) ([]byte, error) {
@@ -106,33 +103,6 @@ func (ct *copyText) appendRows(b []byte, rows [][]any) ([]byte, error) {
 	return b, nil
 }
 
-// needsEscape marks the bytes COPY's text format escapes.
-var needsEscape = [256]bool{'\\': true, '\n': true, '\r': true, '\t': true}
-
-// appendEscaped appends s escaped for COPY's text format.
-func appendEscaped[S string | []byte](b []byte, s S) []byte {
-	start := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !needsEscape[c] {
-			continue
-		}
-		b = append(b, s[start:i]...)
-		switch c {
-		case '\\':
-			b = append(b, '\\', '\\')
-		case '\n':
-			b = append(b, '\\', 'n')
-		case '\r':
-			b = append(b, '\\', 'r')
-		case '\t':
-			b = append(b, '\\', 't')
-		}
-		start = i + 1
-	}
-	return append(b, s[start:]...)
-}
-
 // appendArrayElem appends s as a quoted array element, escaped for the
 // array literal and then for COPY.
 func appendArrayElem[S string | []byte](b []byte, s S) []byte {
@@ -140,7 +110,7 @@ func appendArrayElem[S string | []byte](b []byte, s S) []byte {
 	start := 0
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if !needsEscape[c] && c != '"' {
+		if c != '\\' && c != '\n' && c != '\r' && c != '\t' && c != '"' {
 			continue
 		}
 		b = append(b, s[start:i]...)
@@ -186,7 +156,7 @@ func appendCopyValue(b []byte, v any, tk timeKind) ([]byte, error) {
 	case nil:
 		return append(b, `\N`...), nil
 	case string:
-		return appendEscaped(b, x), nil
+		return pgcopy.AppendText(b, x), nil
 	case int16:
 		return strconv.AppendInt(b, int64(x), 10), nil
 	case int32:
@@ -218,7 +188,7 @@ func appendCopyValue(b []byte, v any, tk timeKind) ([]byte, error) {
 		if x == nil {
 			return append(b, `\N`...), nil
 		}
-		return appendEscaped(b, []byte(x)), nil
+		return pgcopy.AppendText(b, []byte(x)), nil
 	case []byte:
 		if x == nil {
 			return append(b, `\N`...), nil

@@ -288,7 +288,12 @@ func (fl *fileLoad) flush(ctx context.Context, chunk []pendingItem) error {
 			keys = append(keys, p.key)
 		}
 	}
-	claim, err := fl.r.cfg.Ledger.ClaimForExport(ctx, fl.tx, fl.r.cfg.Mapping.Source.Table, fl.r.cfg.Export.ExportTime(), keys)
+	claimFn := fl.r.cfg.Ledger.ClaimForExport
+	if fl.r.freshLedger.Load() && !fl.careful {
+		// A first load: no item can have a version yet, so skip looking.
+		claimFn = fl.r.cfg.Ledger.ClaimFreshForExport
+	}
+	claim, err := claimFn(ctx, fl.tx, fl.r.cfg.Mapping.Source.Table, fl.r.cfg.Export.ExportTime(), keys)
 	if err != nil {
 		return err
 	}

@@ -180,6 +180,13 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	}
 
 	r := &run{cfg: cfg, newDecoder: newDecoder, tables: rowsql.For(cfg.Mapping), files: byKey, start: start, itemsTotal: total, filesTotal: len(files), engine: engine}
+	if !e.Incremental() {
+		has, err := cfg.Ledger.HasItems(ctx, cfg.Pool, cfg.Mapping.Source.Table)
+		if err != nil {
+			return nil, err
+		}
+		r.freshLedger.Store(!has)
+	}
 	for _, rt := range r.tables {
 		r.copies = append(r.copies, newCopyText(rt.Name, rt.Columns, rt.T.Columns))
 	}
@@ -244,6 +251,11 @@ type run struct {
 	failed map[string]*FileError // files this process gave up on
 
 	committed committedShared
+
+	// freshLedger: the ledger held no item of the source table when the run
+	// began, so claims can skip looking items up; cleared at the first
+	// unique violation (a concurrent writer appeared).
+	freshLedger atomic.Bool
 }
 
 func (r *run) report() {
@@ -320,6 +332,7 @@ func (r *run) loadNext(ctx context.Context, _ bool) (*ledger.FileResult, error) 
 			return nil, &FileError{File: key, Attempts: attempt, Err: err}
 		}
 		if pgerr.Code(err) == "23505" {
+			r.freshLedger.Store(false) // look items up from now on
 			// A unique violation means a row appeared that the file's
 			// reading did not see: the stream recorded one of the items
 			// meanwhile (the retry sees it and skips the item), or rows of

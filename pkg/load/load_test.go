@@ -1,9 +1,11 @@
 package load_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -544,5 +546,50 @@ func TestBackfillReloadDoesNotDuplicateRejects(t *testing.T) {
 	}
 	if n := count(t, pool, "SELECT count(*) FROM ddb2pg.rejects"); n != 4 {
 		t.Errorf("%d rejects after reloading, want the 4 bad items once", n)
+	}
+}
+
+// A first load skips looking items up in the ledger; when a key turns out
+// to exist after all (here: the export repeats an item in two files; in
+// production: a stream applier started meanwhile), the unique violation
+// sends the file back through the careful path and the load completes
+// with the item once.
+func TestBackfillFirstLoadFallsBackOnConflict(t *testing.T) {
+	t.Parallel()
+	var items []ddbitem.Item
+	for it := range exportgen.Orders(exportgen.Config{Orders: 40, Seed: 12}) {
+		items = append(items, it)
+	}
+	items = append(items, items[3]) // the same order again, in the last file
+	w, err := exportgen.WriteExportFromItems(t.TempDir(), exportgen.ExportOptions{Seed: 12, ItemsPerFile: 20}, seq(items))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := openDB(t, teststack.Postgres(t), 4)
+	m := sampleMapping(t)
+	backfillPrepare(t, pool, m)
+	exp, err := export.Open(context.Background(), w.Folder)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	led, _ := ledger.New("")
+	sum, err := load.Run(context.Background(), load.Config{Pool: pool, Mapping: m, Export: exp, Ledger: led, URI: w.Folder,
+		Workers: 1, WaitForOthers: true, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "sqlstate=23505") {
+		t.Errorf("the conflict path did not run; log:\n%s", logs.String())
+	}
+	if !sum.Complete() || sum.Status.Loaded != 41 {
+		t.Fatalf("status %+v: want all 41 lines loaded", sum.Status)
+	}
+	id := items[3]["orderId"].Str
+	if n := count(t, pool, "SELECT count(*) FROM orders WHERE id = $1", id); n != 1 {
+		t.Errorf("order %s has %d rows", id, n)
+	}
+	if n := count(t, pool, "SELECT count(*) FROM orders"); n != 40 {
+		t.Errorf("%d orders, want 40", n)
 	}
 }
