@@ -107,6 +107,28 @@ if [ -z "${DDBLOCAL_DIR:-}" ]; then
 	fi
 fi
 
+# The launcher that binds DynamoDB Local to loopback (it has no option of
+# its own), compiled against the cached jar; keyed by its source's hash.
+DDBLOCAL_LAUNCHER=""
+if [ "$want_ddb" = 1 ]; then
+	src="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/dynamodb-local/LoopbackServer.java"
+	[ -f "$src" ] || die "missing $src"
+	DDBLOCAL_LAUNCHER="$DDBLOCAL_DIR/launcher-$(sha256sum "$src" | cut -c1-12)"
+	if [ ! -f "$DDBLOCAL_LAUNCHER/LoopbackServer.class" ]; then
+		if ! command -v javac >/dev/null 2>&1; then
+			log "javac not found; installing openjdk-17-jdk-headless (to build the loopback launcher)"
+			apt_install openjdk-17-jdk-headless
+		fi
+		log "compiling the DynamoDB Local loopback launcher into $DDBLOCAL_LAUNCHER"
+		mkdir -p "$DDBLOCAL_LAUNCHER.tmp"
+		javac -nowarn -cp "$DDBLOCAL_DIR/DynamoDBLocal.jar:$DDBLOCAL_DIR/DynamoDBLocal_lib/*" \
+			-d "$DDBLOCAL_LAUNCHER.tmp" "$src" >&2 || die "compiling $src failed"
+		rm -rf "$DDBLOCAL_LAUNCHER"
+		mv "$DDBLOCAL_LAUNCHER.tmp" "$DDBLOCAL_LAUNCHER"
+	fi
+fi
+
 echo "PGBIN=$PGBIN"
 echo "MINIO_BIN=$MINIO_BIN"
 echo "DDBLOCAL_DIR=$DDBLOCAL_DIR"
+echo "DDBLOCAL_LAUNCHER=$DDBLOCAL_LAUNCHER"

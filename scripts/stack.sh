@@ -226,8 +226,11 @@ launch_dynamodb() {
 	# -sharedDb: one database whatever the credentials and region of the
 	# client, so tests and the code under test always see the same tables.
 	# Its cwd is DIR/ddb because it drops files into the current directory.
+	# LoopbackServer (scripts/dynamodb-local) binds it to 127.0.0.1: it has no
+	# bind option of its own.
 	(cd "$DIR/ddb" && exec setsid java -Djava.library.path="$DDBLOCAL_DIR/DynamoDBLocal_lib" \
-		-jar "$DDBLOCAL_DIR/DynamoDBLocal.jar" -inMemory -sharedDb -disableTelemetry -port "$DDB_PORT" \
+		-cp "$DDBLOCAL_DIR/DynamoDBLocal.jar:$DDBLOCAL_DIR/DynamoDBLocal_lib/*:$DDBLOCAL_LAUNCHER" \
+		LoopbackServer -inMemory -sharedDb -disableTelemetry -port "$DDB_PORT" \
 		</dev/null >"$DIR/logs/dynamodb.log" 2>&1 8>&-) &
 	echo $! >"$DIR/dynamodb.pid"
 }

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -104,15 +105,19 @@ func openDynamoDB() (DDBEnv, error) {
 	return startDynamoDB()
 }
 
-// startDynamoDB starts DynamoDB Local in memory on a free port. It has no
-// option to choose its bind address, so it listens on all interfaces of that
-// port.
+// startDynamoDB starts DynamoDB Local in memory on a free loopback port. It
+// has no option to choose its bind address, so it runs through
+// scripts/dynamodb-local/LoopbackServer, which binds its Jetty connector to
+// 127.0.0.1.
 func startDynamoDB() (DDBEnv, error) {
 	deps, err := installDeps("ddb")
 	if err != nil {
 		return DDBEnv{}, err
 	}
-	dir := deps["DDBLOCAL_DIR"]
+	dir, launcher := deps["DDBLOCAL_DIR"], deps["DDBLOCAL_LAUNCHER"]
+	if launcher == "" {
+		return DDBEnv{}, fmt.Errorf("install-deps.sh did not report DDBLOCAL_LAUNCHER")
+	}
 	base, err := workDir()
 	if err != nil {
 		return DDBEnv{}, err
@@ -128,9 +133,9 @@ func startDynamoDB() (DDBEnv, error) {
 		if err != nil {
 			return DDBEnv{}, err
 		}
-		cmd := exec.Command("java", "-Djava.library.path="+filepath.Join(dir, "DynamoDBLocal_lib"),
-			"-jar", filepath.Join(dir, "DynamoDBLocal.jar"),
-			"-inMemory", "-sharedDb", "-disableTelemetry", "-port", strconv.Itoa(port))
+		classpath := strings.Join([]string{filepath.Join(dir, "DynamoDBLocal.jar"), filepath.Join(dir, "DynamoDBLocal_lib", "*"), launcher}, ":")
+		cmd := exec.Command("java", "-Djava.library.path="+filepath.Join(dir, "DynamoDBLocal_lib"), "-cp", classpath,
+			"LoopbackServer", "-inMemory", "-sharedDb", "-disableTelemetry", "-port", strconv.Itoa(port))
 		cmd.Dir = cwd
 		p, err := spawn("DynamoDB Local", cmd, filepath.Join(base, "dynamodb.log"), syscall.SIGKILL, syscall.SIGTERM)
 		if err != nil {

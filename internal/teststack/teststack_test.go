@@ -2,10 +2,14 @@ package teststack
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
 	"io"
+	"net"
+	"net/url"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -250,4 +254,68 @@ func TestDynamoDBStream(t *testing.T) {
 	if aws.ToString(r.Dynamodb.SequenceNumber) == "" {
 		t.Error("record has no sequence number")
 	}
+}
+
+// Every server the tests start listens on loopback only: read the kernel's
+// table of listening sockets for each server's port (no traffic is sent).
+func TestServersListenOnLoopbackOnly(t *testing.T) {
+	ports := map[string]string{}
+	pg, err := url.Parse(Postgres(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ports["PostgreSQL"] = pg.Port()
+	s3u, _ := url.Parse(S3(t).Endpoint)
+	ports["MinIO"] = s3u.Port()
+	ddbu, _ := url.Parse(DynamoDB(t).Endpoint)
+	ports["DynamoDB Local"] = ddbu.Port()
+	for name, port := range ports {
+		addrs := listening(t, port)
+		if len(addrs) == 0 {
+			t.Errorf("%s: nothing listens on port %s", name, port)
+		}
+		for _, a := range addrs {
+			if !a.IsLoopback() {
+				t.Errorf("%s listens on %s port %s, not only on loopback", name, a, port)
+			}
+		}
+	}
+}
+
+// listening returns the local addresses of sockets listening on port, from
+// /proc/net/tcp and tcp6.
+func listening(t *testing.T, port string) []net.IP {
+	t.Helper()
+	p, err := strconv.Atoi(port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("%04X", p)
+	var out []net.IP
+	for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n")[1:] {
+			fields := strings.Fields(line)
+			if len(fields) < 4 || fields[3] != "0A" { // 0A: LISTEN
+				continue
+			}
+			host, hexPort, ok := strings.Cut(fields[1], ":")
+			if !ok || hexPort != want {
+				continue
+			}
+			raw, err := hex.DecodeString(host)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The kernel prints each 32-bit word in host (little-endian) order.
+			for i := 0; i+4 <= len(raw); i += 4 {
+				raw[i], raw[i+1], raw[i+2], raw[i+3] = raw[i+3], raw[i+2], raw[i+1], raw[i]
+			}
+			out = append(out, net.IP(raw))
+		}
+	}
+	return out
 }
