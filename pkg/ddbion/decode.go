@@ -205,8 +205,7 @@ func (d *Decoder) line() (ddbjson.Record, *pathError) {
 	if err := d.r.StepIn(); err != nil {
 		return rec, ionError(err)
 	}
-	seen := 0
-	haveTS := false
+	var shape ddbjson.LineShape
 	for {
 		ok, perr := d.next()
 		if perr != nil {
@@ -219,33 +218,27 @@ func (d *Decoder) line() (ddbjson.Record, *pathError) {
 		if perr != nil {
 			return rec, perr
 		}
-		var bit int
-		switch name {
-		case "Item":
-			bit = fItem
+		f, perr := shape.Field(name)
+		if perr != nil {
+			return rec, perr
+		}
+		switch f {
+		case ddbjson.FieldItem:
 			rec.Item, perr = d.attrMap()
-		case "Keys":
-			bit = fKeys
+		case ddbjson.FieldKeys:
 			rec.Keys, perr = d.attrMap()
-		case "NewImage":
-			bit = fNewImage
+		case ddbjson.FieldNewImage:
 			rec.NewImage, perr = d.attrMap()
-		case "OldImage":
-			bit = fOldImage
+		case ddbjson.FieldOldImage:
 			rec.OldImage, perr = d.attrMap()
-		case "Metadata":
-			bit = fMetadata
-			rec.WriteTimeMicros, haveTS, perr = d.metadata()
-		default:
-			return rec, errorf("unknown field %q in export line (expected Item, or Metadata, Keys, NewImage, OldImage)", name)
+		case ddbjson.FieldMetadata:
+			var have bool
+			rec.WriteTimeMicros, have, perr = d.metadata()
+			shape.Timestamp(have)
 		}
 		if perr != nil {
 			return rec, perr.In(name)
 		}
-		if seen&bit != 0 {
-			return rec, errorf("duplicate field %q in export line", name)
-		}
-		seen |= bit
 	}
 	if err := d.r.StepOut(); err != nil {
 		return rec, ionError(err)
@@ -255,19 +248,9 @@ func (d *Decoder) line() (ddbjson.Record, *pathError) {
 	} else if ok {
 		return rec, errorf("unexpected %s after the export line's struct", d.describe())
 	}
-	switch {
-	case seen == fItem:
-		return rec, nil
-	case seen&fItem != 0:
-		return rec, errorf("export line mixes Item (full export) with Metadata/Keys/NewImage/OldImage (incremental export)")
-	case seen == 0:
-		return rec, errorf("export line has neither Item nor Keys")
-	case seen&fKeys == 0:
-		return rec, errorf("incremental export line has no Keys")
-	case seen&fMetadata == 0 || !haveTS:
-		return rec, errorf("incremental export line has no Metadata.WriteTimestampMicros")
+	if perr := shape.Finish(&rec); perr != nil {
+		return rec, perr
 	}
-	rec.Incremental = true
 	return rec, nil
 }
 

@@ -171,15 +171,6 @@ func (d *Decoder) release() {
 	}
 }
 
-// Fields of an export line, as bits to catch duplicates.
-const (
-	fItem = 1 << iota
-	fKeys
-	fNewImage
-	fOldImage
-	fMetadata
-)
-
 func (d *Decoder) line() (Record, *pathError) {
 	var r Record
 	d.ws()
@@ -190,8 +181,7 @@ func (d *Decoder) line() (Record, *pathError) {
 		return r, errorf("an export line must be a JSON object, got %s", d.describe())
 	}
 	d.pos++
-	seen := 0
-	haveTS := false
+	var shape LineShape
 	for first := true; ; first = false {
 		name, ok, perr := d.nextKey(first)
 		if perr != nil {
@@ -200,47 +190,31 @@ func (d *Decoder) line() (Record, *pathError) {
 		if !ok {
 			break
 		}
-		var bit int
-		switch name {
-		case "Item":
-			bit = fItem
+		f, perr := shape.Field(name)
+		if perr != nil {
+			return r, perr
+		}
+		switch f {
+		case FieldItem:
 			r.Item, perr = d.attrMap()
-		case "Keys":
-			bit = fKeys
+		case FieldKeys:
 			r.Keys, perr = d.attrMap()
-		case "NewImage":
-			bit = fNewImage
+		case FieldNewImage:
 			r.NewImage, perr = d.attrMap()
-		case "OldImage":
-			bit = fOldImage
+		case FieldOldImage:
 			r.OldImage, perr = d.attrMap()
-		case "Metadata":
-			bit = fMetadata
-			r.WriteTimeMicros, haveTS, perr = d.metadata()
-		default:
-			return r, errorf("unknown field %q in export line (expected Item, or Metadata, Keys, NewImage, OldImage)", name)
+		case FieldMetadata:
+			var have bool
+			r.WriteTimeMicros, have, perr = d.metadata()
+			shape.Timestamp(have)
 		}
 		if perr != nil {
 			return r, perr.In(name)
 		}
-		if seen&bit != 0 {
-			return r, errorf("duplicate field %q in export line", name)
-		}
-		seen |= bit
 	}
-	switch {
-	case seen == fItem:
-		return r, nil
-	case seen&fItem != 0:
-		return r, errorf("export line mixes Item (full export) with Metadata/Keys/NewImage/OldImage (incremental export)")
-	case seen == 0:
-		return r, errorf("export line has neither Item nor Keys")
-	case seen&fKeys == 0:
-		return r, errorf("incremental export line has no Keys")
-	case seen&fMetadata == 0 || !haveTS:
-		return r, errorf("incremental export line has no Metadata.WriteTimestampMicros")
+	if perr := shape.Finish(&r); perr != nil {
+		return r, perr
 	}
-	r.Incremental = true
 	return r, nil
 }
 
