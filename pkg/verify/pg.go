@@ -3,6 +3,7 @@ package verify
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -105,33 +106,21 @@ func prepareTable(m *mapping.Mapping, idx int) (*table, error) {
 			return nil, fmt.Errorf("table %s: no key columns (mapping not validated?)", t.Name)
 		}
 		tb.byKey = lookup(t.KeyColumns)
+		// The mapping engine decided which key attributes have a column
+		// (KeyAttrs) and which a `when: equals` pins instead.
+		tb.keyAttrs = t.KeyAttrs
 		tb.pinned = map[string]string{}
 		for _, attr := range m.Source.Key {
-			if v, ok := pinnedValue(t.When, attr); ok {
+			if v, ok := t.PinnedValue(attr); ok && !slices.Contains(t.KeyAttrs, attr) {
 				tb.pinned[attr] = v
-				continue
 			}
-			tb.keyAttrs = append(tb.keyAttrs, attr)
 		}
-		if len(tb.keyAttrs) != len(t.KeyColumns) {
-			return nil, fmt.Errorf("table %s: %d key columns for key attributes %v", t.Name, len(t.KeyColumns), tb.keyAttrs)
+		if len(tb.keyAttrs) != len(t.KeyColumns) || len(tb.keyAttrs)+len(tb.pinned) != len(m.Source.Key) {
+			return nil, fmt.Errorf("table %s: key columns %v and pinned attributes %v do not cover the key %v", t.Name, tb.keyAttrs, tb.pinned, m.Source.Key)
 		}
 		tb.fullKey = len(tb.pinned) == 0
 	}
 	return tb, nil
-}
-
-// pinnedValue returns the value a when: equals condition pins attr to.
-func pinnedValue(w *mapping.When, attr string) (string, bool) {
-	if w == nil {
-		return "", false
-	}
-	for _, c := range w.Conditions {
-		if c.Op == mapping.OpEquals && strings.TrimPrefix(c.Attribute, "$.") == attr {
-			return c.Value, true
-		}
-	}
-	return "", false
 }
 
 // pgRow is one PostgreSQL row: canonical text per column (null marked).
