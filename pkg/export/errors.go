@@ -23,6 +23,16 @@ var (
 	ErrLineTooLong = errors.New("line too long")
 )
 
+// IsDamaged reports whether err says the export itself is damaged or
+// incomplete (checksum, item count, truncated gzip, over-long line, a file
+// the manifest lists that is missing): reading it again gives the same
+// answer, so callers should not retry. Network failures while reading are
+// not damage.
+func IsDamaged(err error) bool {
+	return errors.Is(err, ErrChecksum) || errors.Is(err, ErrItemCount) || errors.Is(err, ErrTruncated) ||
+		errors.Is(err, ErrLineTooLong) || errors.Is(err, fs.ErrNotExist)
+}
+
 // NotFoundError: a key the export refers to is not in the store (S3
 // NoSuchKey, or a missing local file). It matches fs.ErrNotExist.
 type NotFoundError struct {

@@ -328,6 +328,11 @@ func (r *run) loadNext(ctx context.Context, _ bool) (*ledger.FileResult, error) 
 		}
 		lastErr = err
 		class := pgerr.Classify(err)
+		if export.IsDamaged(err) {
+			// Damage reads the same every time (a truncated gzip even ends
+			// in io.ErrUnexpectedEOF, which looks like a dropped connection).
+			class = pgerr.Permanent
+		}
 		if class == pgerr.Canceled || ctx.Err() != nil {
 			return nil, &FileError{File: key, Attempts: attempt, Err: err}
 		}

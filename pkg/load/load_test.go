@@ -387,6 +387,12 @@ func TestBackfillDamagedFilesNeverCountAsLoaded(t *testing.T) {
 			if sum.Complete() || sum.Status.Done != 2 || sum.Status.Failed != 1 {
 				t.Errorf("status %+v: want 2 files done, 1 failed, incomplete", sum.Status)
 			}
+			// Damage reads the same every time: the file is not retried.
+			for _, fe := range sum.FileErrors {
+				if fe.Attempts != 1 {
+					t.Errorf("damaged file %s was tried %d times, want once", fe.File, fe.Attempts)
+				}
+			}
 			// The damaged file's items are not in the tables: 60 of 90.
 			if n := count(t, pool, "SELECT count(*) FROM orders"); n != 60 {
 				t.Errorf("%d orders loaded, want the 60 of the two good files", n)
