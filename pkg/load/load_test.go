@@ -22,6 +22,7 @@ import (
 	"github.com/ddb2pg/ddb2pg/pkg/ledger"
 	"github.com/ddb2pg/ddb2pg/pkg/load"
 	"github.com/ddb2pg/ddb2pg/pkg/mapping"
+	"github.com/ddb2pg/ddb2pg/pkg/progress"
 	"github.com/ddb2pg/ddb2pg/pkg/schema"
 )
 
@@ -597,5 +598,58 @@ func TestBackfillFirstLoadFallsBackOnConflict(t *testing.T) {
 	}
 	if n := count(t, pool, "SELECT count(*) FROM orders"); n != 40 {
 		t.Errorf("%d orders, want 40", n)
+	}
+}
+
+// A first load records its item keys in the ledger once per file, after
+// the file's rows: a stream delete that lands once the run has decided the
+// ledger is empty must still win, through the unique violation at the end
+// of the file and the careful retry, and never be resurrected.
+func TestBackfillFirstLoadYieldsToStreamDeleteMidRun(t *testing.T) {
+	t.Parallel()
+	w, err := exportgen.WriteExport(t.TempDir(), exportgen.Config{Orders: 60, Files: 2, Seed: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := sampleMapping(t)
+	pool := openDB(t, teststack.Postgres(t), 4)
+	backfillPrepare(t, pool, m)
+	ctx := context.Background()
+	exp, err := export.Open(ctx, w.Folder)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deleted := exportgen.OrderID(11)
+	var once sync.Once
+	var streamErr error
+	var logs bytes.Buffer
+	led, _ := ledger.New("")
+	sum, err := load.Run(ctx, load.Config{Pool: pool, Mapping: m, Export: exp, Ledger: led, URI: w.Folder,
+		Workers: 1, ChunkItems: 8, WaitForOthers: true, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+		// The first progress report comes after the run found the ledger
+		// empty and before any file is read.
+		Progress: func(progress.Snapshot) {
+			once.Do(func() {
+				_, streamErr = pool.Exec(ctx, `INSERT INTO ddb2pg.items (source_table, item_key, origin, seq, shard_id, deleted)
+					VALUES ('Orders', $1, 'stream', 100000000000000000007, 'shardId-1', true)`, fmt.Sprintf(`[{"S":%q}]`, deleted))
+			})
+		}})
+	if streamErr != nil {
+		t.Fatal(streamErr)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "sqlstate=23505") {
+		t.Errorf("the first load did not meet the stream's ledger row; log:\n%s", logs.String())
+	}
+	if sum.Status.Skipped != 1 || sum.Status.Loaded != 59 || !sum.Complete() {
+		t.Fatalf("status %+v: want 1 skipped (deleted by the stream), 59 loaded, complete", sum.Status)
+	}
+	if n := count(t, pool, `SELECT count(*) FROM orders WHERE id = $1`, deleted) + count(t, pool, `SELECT count(*) FROM order_items WHERE order_id = $1`, deleted); n != 0 {
+		t.Errorf("the stream's delete was undone by the export (%d rows)", n)
+	}
+	if n := count(t, pool, `SELECT count(*) FROM ddb2pg.items WHERE origin = 'export'`); n != 59 {
+		t.Errorf("%d export-origin ledger rows, want 59", n)
 	}
 }
