@@ -3,6 +3,7 @@ package ddbitem
 import (
 	"encoding/json"
 	"testing"
+	"unsafe"
 )
 
 func TestParseNumber(t *testing.T) {
@@ -160,5 +161,20 @@ func TestMarshalJSON(t *testing.T) {
 	want := `{"b":{"B":"aGk="},"bs":{"BS":["AQ=="]},"l":{"L":[{"N":"1"}]},"m":{"M":{"k":{"SS":["a"]}}},"n":{"N":"1.50"},"ns":{"NS":["2","1"]},"s":{"S":"x"},"t":{"BOOL":true},"z":{"NULL":true}}`
 	if got != want {
 		t.Errorf("MarshalJSON:\n got %s\nwant %s", got, want)
+	}
+}
+
+// Go maps keep values over 128 bytes out of line, allocating one object per
+// entry; an Item's attributes would then cost an allocation each.
+func TestValueFitsMapSlot(t *testing.T) {
+	if n := unsafe.Sizeof(Value{}); n > 128 {
+		t.Fatalf("ddbitem.Value is %d bytes; keep it at most 128 so maps hold it inline", n)
+	}
+	item := Item{}
+	if n := testing.AllocsPerRun(100, func() {
+		clear(item)
+		item["a"], item["b"], item["c"] = Str("x"), Num("1"), Value{Kind: BOOL, Bool: true}
+	}); n != 0 {
+		t.Fatalf("refilling a cleared item allocates %v times, want 0", n)
 	}
 }

@@ -61,11 +61,15 @@ func KindOf(descriptor string) (Kind, bool) {
 //	L      -> List
 //	SS, NS -> Strs (NS: decimal texts)
 //	BS     -> Bins
+//
+// Value must stay at most 128 bytes (see TestValueFitsMapSlot): Go maps
+// store larger values out of line, one allocation per entry, which made
+// decoding an item's maps cost several times over.
 type Value struct {
 	Kind Kind
+	Bool bool
 	Str  string
 	Bin  []byte
-	Bool bool
 	Map  map[string]Value
 	List []Value
 	Strs []string

@@ -59,3 +59,19 @@ func BenchmarkEncodingJSONBaseline(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkDecodeExportLineRecycled is the backfill's way: one Decoder per
+// goroutine, each item's maps handed back once mapped.
+func BenchmarkDecodeExportLineRecycled(b *testing.B) {
+	line := loadOrder(b)
+	var d Decoder
+	b.SetBytes(int64(len(line)))
+	b.ReportAllocs()
+	for b.Loop() {
+		r, err := d.DecodeExportLine(line)
+		if err != nil {
+			b.Fatal(err)
+		}
+		d.Recycle(r.Item)
+	}
+}

@@ -79,6 +79,69 @@ type Decoder struct {
 	strs []string
 	bins [][]byte
 	buf  []byte // unescaping
+
+	// Maps of items handed back by Recycle, cleared, for later lines:
+	// small ones (one group of slots) apart from grown ones, so a nested
+	// map of three attributes does not take a root map's table.
+	freeSmall, freeLarge []map[string]ddbitem.Value
+}
+
+// maxFreeMaps bounds the maps a Decoder keeps for reuse, per size.
+const maxFreeMaps = 256
+
+// smallMap is the most entries a map holds in its first group of slots.
+const smallMap = 8
+
+// Recycle hands back the maps of a decoded item the caller is done with, so
+// that later lines reuse them instead of allocating: building maps is most
+// of what decoding allocates. The item and every map inside it must not be
+// used afterwards; strings, binaries and slices taken from it stay valid.
+// Not for items of the package-level functions, whose Decoder is pooled.
+func (d *Decoder) Recycle(item ddbitem.Item) {
+	d.recycleMap(item)
+}
+
+func (d *Decoder) recycleMap(m map[string]ddbitem.Value) {
+	if m == nil {
+		return
+	}
+	for _, v := range m {
+		d.recycleValue(v)
+	}
+	free := &d.freeSmall
+	if len(m) > smallMap {
+		free = &d.freeLarge
+	}
+	clear(m)
+	if len(*free) < maxFreeMaps {
+		*free = append(*free, m)
+	}
+}
+
+func (d *Decoder) recycleValue(v ddbitem.Value) {
+	switch v.Kind {
+	case ddbitem.M:
+		d.recycleMap(v.Map)
+	case ddbitem.L:
+		for _, e := range v.List {
+			d.recycleValue(e)
+		}
+	}
+}
+
+// newMap returns an empty map for n entries, reused when one is free.
+func (d *Decoder) newMap(n int) map[string]ddbitem.Value {
+	free := &d.freeSmall
+	if n > smallMap {
+		free = &d.freeLarge
+	}
+	if k := len(*free); k > 0 {
+		m := (*free)[k-1]
+		(*free)[k-1] = nil
+		*free = (*free)[:k-1]
+		return m
+	}
+	return make(map[string]ddbitem.Value, n)
 }
 
 type kv struct {
@@ -345,7 +408,7 @@ func (d *Decoder) attrMap() (map[string]ddbitem.Value, *pathError) {
 		d.kvs = append(d.kvs, kv{name, v})
 	}
 	entries := d.kvs[start:]
-	m := make(map[string]ddbitem.Value, len(entries))
+	m := d.newMap(len(entries))
 	for i := range entries {
 		m[entries[i].k] = entries[i].v
 	}

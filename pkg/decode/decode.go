@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/ddb2pg/ddb2pg/pkg/ddbion"
+	"github.com/ddb2pg/ddb2pg/pkg/ddbitem"
 	"github.com/ddb2pg/ddb2pg/pkg/ddbjson"
 	"github.com/ddb2pg/ddb2pg/pkg/export"
 )
@@ -16,6 +17,13 @@ import (
 // goroutine gets its own from the constructor For returns.
 type LineDecoder interface {
 	DecodeExportLine(b []byte) (ddbjson.Record, error)
+}
+
+// Recycler is a LineDecoder that can reuse the maps of items its caller is
+// done with (ddbjson.Decoder does). After Recycle(item), item and the maps
+// inside it must not be used; its strings, binaries and slices stay valid.
+type Recycler interface {
+	Recycle(item ddbitem.Item)
 }
 
 // For returns a constructor of decoders for the export output format

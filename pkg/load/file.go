@@ -255,6 +255,10 @@ func (fl *fileLoad) handle(dec decode.LineDecoder, c *lineChunk, line int64, dat
 		fl.reject(c, line, "", ledger.Reject{RawValue: string(data), Reason: `line has no "Item" (is this an incremental export?)`})
 		return
 	}
+	if r, ok := dec.(decode.Recycler); ok {
+		// Neither the queued rows nor a reject keep the item's maps.
+		defer r.Recycle(rec.Item)
+	}
 	m := fl.r.cfg.Mapping
 	key, err := m.KeyOf(rec.Item)
 	if err != nil {
