@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -651,5 +652,50 @@ func TestBackfillFirstLoadYieldsToStreamDeleteMidRun(t *testing.T) {
 	}
 	if n := count(t, pool, `SELECT count(*) FROM ddb2pg.items WHERE origin = 'export'`); n != 59 {
 		t.Errorf("%d export-origin ledger rows, want 59", n)
+	}
+}
+
+// An item twice in one file, in different chunks: the later line is the
+// item's state. A first load meets its own row (unique violation) and
+// retries carefully, which deletes the earlier copy's rows before writing
+// the later one's; the earlier chunk's rows must reach the server first
+// even though rows are gathered across chunks.
+func TestBackfillItemTwiceInOneFileLaterLineWins(t *testing.T) {
+	t.Parallel()
+	var items []ddbitem.Item
+	for it := range exportgen.Orders(exportgen.Config{Orders: 30, Seed: 21}) {
+		items = append(items, it)
+	}
+	later := maps.Clone(items[2])
+	later["status"] = ddbitem.Str("LATER-LINE")
+	later["items"] = ddbitem.Value{Kind: ddbitem.L, List: items[2]["items"].List[:1]}
+	items = append(items, later) // same key, 28 lines after the first copy
+	w, err := exportgen.WriteExportFromItems(t.TempDir(), exportgen.ExportOptions{Seed: 21, ItemsPerFile: 100}, seq(items))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := openDB(t, teststack.Postgres(t), 4)
+	m := sampleMapping(t)
+	backfillPrepare(t, pool, m)
+	exp, err := export.Open(context.Background(), w.Folder)
+	if err != nil {
+		t.Fatal(err)
+	}
+	led, _ := ledger.New("")
+	sum, err := load.Run(context.Background(), load.Config{Pool: pool, Mapping: m, Export: exp, Ledger: led, URI: w.Folder,
+		Workers: 1, ChunkItems: 4, WaitForOthers: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sum.Complete() || sum.Status.Loaded != 31 {
+		t.Fatalf("status %+v: want all 31 lines loaded", sum.Status)
+	}
+	id := items[2]["orderId"].Str
+	var status string
+	if err := pool.QueryRow(context.Background(), "SELECT status FROM orders WHERE id = $1", id).Scan(&status); err != nil || status != "LATER-LINE" {
+		t.Errorf("order %s: status %q (%v), want the later line's", id, status, err)
+	}
+	if n := count(t, pool, "SELECT count(*) FROM order_items WHERE order_id = $1", id); n != 1 {
+		t.Errorf("order %s has %d order_items rows, want the later line's 1", id, n)
 	}
 }
