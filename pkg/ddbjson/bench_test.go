@@ -68,10 +68,9 @@ func BenchmarkDecodeExportLineRecycled(b *testing.B) {
 	b.SetBytes(int64(len(line)))
 	b.ReportAllocs()
 	for b.Loop() {
-		r, err := d.DecodeExportLine(line)
-		if err != nil {
+		if _, err := d.DecodeExportLine(line); err != nil {
 			b.Fatal(err)
 		}
-		d.Recycle(r.Item)
+		d.RecycleLast()
 	}
 }

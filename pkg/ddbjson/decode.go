@@ -84,6 +84,8 @@ type Decoder struct {
 	// small ones (one group of slots) apart from grown ones, so a nested
 	// map of three attributes does not take a root map's table.
 	freeSmall, freeLarge []map[string]ddbitem.Value
+	// lineMaps are the maps of the item decoded last, for RecycleLast.
+	lineMaps []map[string]ddbitem.Value
 }
 
 // maxFreeMaps bounds the maps a Decoder keeps for reuse, per size.
@@ -92,41 +94,31 @@ const maxFreeMaps = 256
 // smallMap is the most entries a map holds in its first group of slots.
 const smallMap = 8
 
-// Recycle hands back the maps of a decoded item the caller is done with, so
+// RecycleLast hands back the maps of the item the last call decoded, so
 // that later lines reuse them instead of allocating: building maps is most
-// of what decoding allocates. The item and every map inside it must not be
-// used afterwards; strings, binaries and slices taken from it stay valid.
-// Not for items of the package-level functions, whose Decoder is pooled.
-func (d *Decoder) Recycle(item ddbitem.Item) {
-	d.recycleMap(item)
-}
-
-func (d *Decoder) recycleMap(m map[string]ddbitem.Value) {
-	if m == nil {
-		return
-	}
-	for _, v := range m {
-		d.recycleValue(v)
-	}
-	free := &d.freeSmall
-	if len(m) > smallMap {
-		free = &d.freeLarge
-	}
-	clear(m)
-	if len(*free) < maxFreeMaps {
-		*free = append(*free, m)
-	}
-}
-
-func (d *Decoder) recycleValue(v ddbitem.Value) {
-	switch v.Kind {
-	case ddbitem.M:
-		d.recycleMap(v.Map)
-	case ddbitem.L:
-		for _, e := range v.List {
-			d.recycleValue(e)
+// of what decoding allocates. The caller must be done with that item: it
+// and every map inside it must not be used afterwards; strings, binaries
+// and slices taken from it stay valid. Calling it twice, or after a failed
+// decode, is harmless.
+func (d *Decoder) RecycleLast() {
+	for i, m := range d.lineMaps {
+		free := &d.freeSmall
+		if len(m) > smallMap {
+			free = &d.freeLarge
 		}
+		clear(m)
+		if len(*free) < maxFreeMaps {
+			*free = append(*free, m)
+		}
+		d.lineMaps[i] = nil
 	}
+	d.lineMaps = d.lineMaps[:0]
+}
+
+// forgetMaps drops the record of the last item's maps without reusing them.
+func (d *Decoder) forgetMaps() {
+	clear(d.lineMaps)
+	d.lineMaps = d.lineMaps[:0]
 }
 
 // newMap returns an empty map for n entries, reused when one is free.
@@ -135,13 +127,16 @@ func (d *Decoder) newMap(n int) map[string]ddbitem.Value {
 	if n > smallMap {
 		free = &d.freeLarge
 	}
+	var m map[string]ddbitem.Value
 	if k := len(*free); k > 0 {
-		m := (*free)[k-1]
+		m = (*free)[k-1]
 		(*free)[k-1] = nil
 		*free = (*free)[:k-1]
-		return m
+	} else {
+		m = make(map[string]ddbitem.Value, n)
 	}
-	return make(map[string]ddbitem.Value, n)
+	d.lineMaps = append(d.lineMaps, m)
+	return m
 }
 
 type kv struct {
@@ -156,6 +151,7 @@ var pool = sync.Pool{New: func() any { return new(Decoder) }}
 func DecodeAttributeMap(b []byte) (ddbitem.Item, error) {
 	d := pool.Get().(*Decoder)
 	it, err := d.DecodeAttributeMap(b)
+	d.forgetMaps()
 	pool.Put(d)
 	return it, err
 }
@@ -165,6 +161,7 @@ func DecodeAttributeMap(b []byte) (ddbitem.Item, error) {
 func DecodeExportLine(b []byte) (Record, error) {
 	d := pool.Get().(*Decoder)
 	r, err := d.DecodeExportLine(b)
+	d.forgetMaps()
 	pool.Put(d)
 	return r, err
 }
@@ -204,6 +201,7 @@ func (d *Decoder) DecodeExportLine(b []byte) (Record, error) {
 }
 
 func (d *Decoder) reset(b []byte) {
+	d.forgetMaps() // the previous item's maps are the caller's now
 	d.data = b
 	d.s = string(b)
 	d.pos = 0

@@ -508,7 +508,7 @@ func TestRecycleReusesMapsWithoutLeaks(t *testing.T) {
 				}
 			}
 			prev = append(prev, k)
-			d.Recycle(got.Item)
+			d.RecycleLast()
 			if len(got.Item) != 0 {
 				t.Fatalf("round %d line %d: a recycled item still holds %d attributes", round, i, len(got.Item))
 			}
@@ -524,5 +524,28 @@ func TestRecycleReusesMapsWithoutLeaks(t *testing.T) {
 		if !found {
 			t.Errorf("item %d: string %q taken before recycling changed", i, k.str)
 		}
+	}
+}
+
+// An item its caller kept (decoded without RecycleLast after it) is never
+// handed back by a later RecycleLast.
+func TestRecycleLastOnlyTakesTheLastItem(t *testing.T) {
+	t.Parallel()
+	var d Decoder
+	kept, err := d.DecodeExportLine([]byte(`{"Item":{"id":{"S":"a"},"m":{"M":{"x":{"N":"1"}}}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.DecodeExportLine([]byte(`{"Item":{"id":{"S":"b"},"m":{"M":{"y":{"N":"2"}}}}}`)); err != nil {
+		t.Fatal(err)
+	}
+	d.RecycleLast()
+	d.RecycleLast() // twice is harmless
+	if _, err := d.DecodeExportLine([]byte(`{"Item":{"id":{"S":"c"},"m":{"M":{"z":{"N":"3"}}}}}`)); err != nil {
+		t.Fatal(err)
+	}
+	want := ddbitem.Item{"id": ddbitem.Str("a"), "m": ddbitem.Value{Kind: ddbitem.M, Map: map[string]ddbitem.Value{"x": ddbitem.Num("1")}}}
+	if !equalItems(kept.Item, want) {
+		t.Fatalf("a kept item changed under later decodes: %v", kept.Item)
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 
 	"github.com/ddb2pg/ddb2pg/pkg/ddbion"
-	"github.com/ddb2pg/ddb2pg/pkg/ddbitem"
 	"github.com/ddb2pg/ddb2pg/pkg/ddbjson"
 	"github.com/ddb2pg/ddb2pg/pkg/export"
 )
@@ -19,11 +18,12 @@ type LineDecoder interface {
 	DecodeExportLine(b []byte) (ddbjson.Record, error)
 }
 
-// Recycler is a LineDecoder that can reuse the maps of items its caller is
-// done with (ddbjson.Decoder does). After Recycle(item), item and the maps
-// inside it must not be used; its strings, binaries and slices stay valid.
+// Recycler is a LineDecoder that can reuse the maps of the item it decoded
+// last once its caller is done with it (ddbjson.Decoder does). After
+// RecycleLast, that item and the maps inside it must not be used; its
+// strings, binaries and slices stay valid.
 type Recycler interface {
-	Recycle(item ddbitem.Item)
+	RecycleLast()
 }
 
 // For returns a constructor of decoders for the export output format

@@ -261,7 +261,7 @@ func (fl *fileLoad) handle(dec decode.LineDecoder, c *lineChunk, line int64, dat
 	}
 	if r, ok := dec.(decode.Recycler); ok {
 		// Neither the queued rows nor a reject keep the item's maps.
-		defer r.Recycle(rec.Item)
+		defer r.RecycleLast()
 	}
 	m := fl.r.cfg.Mapping
 	key, err := m.KeyOf(rec.Item)
