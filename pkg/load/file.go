@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"sync"
 
@@ -40,7 +41,7 @@ func (r *run) loadOne(ctx context.Context, careful bool) (*ledger.FileResult, st
 	}
 	fl := &fileLoad{r: r, tx: tx, file: df, careful: careful,
 		res: ledger.FileResult{TableRows: map[string]int64{}}, shared: make([]*sharedBuf, len(r.tables)),
-		pending: make([]pendingCopy, len(r.tables))}
+		pending: make([]pendingCopy, len(r.tables)), claimed: make([][]string, len(r.tables))}
 	err = fl.read(ctx)
 	if err == nil {
 		err = fl.finish(ctx)
@@ -54,11 +55,20 @@ func (r *run) loadOne(ctx context.Context, careful bool) (*ledger.FileResult, st
 	if err != nil {
 		r.items.Add(-fl.processed)
 		r.rejected.Add(-fl.res.Rejected)
+		for ti, pks := range fl.claimed {
+			r.claims.release(ti, pks)
+		}
 		return nil, df.Key, err
 	}
 	for ti, sb := range fl.shared {
-		if sb != nil {
-			r.committed.add(ti, sb.seen)
+		switch {
+		case fl.claimed[ti] != nil:
+			// Only the rows this file wrote: others it skipped may still
+			// be in flight in another file.
+			r.committed.add(ti, keysIn(fl.claimed[ti]))
+			r.claims.release(ti, fl.claimed[ti])
+		case sb != nil:
+			r.committed.add(ti, keysOf(sb.seen))
 		}
 	}
 	r.filesDone.Add(1)
@@ -100,6 +110,7 @@ type fileLoad struct {
 	copyBuf   []byte        // the writer's COPY data scratch space
 	freshKeys []string      // a first load's keys not yet in the ledger
 	pending   []pendingCopy // per table: COPY data not yet sent
+	claimed   [][]string    // per table: shared keys claimed (sharedClaims)
 }
 
 // mappersPerFile is how many goroutines decode and map one file's lines.
@@ -455,16 +466,9 @@ func (fl *fileLoad) addShared(ctx context.Context, chunk []pendingItem, ti int, 
 		sb = &sharedBuf{seen: map[string]struct{}{}}
 		fl.shared[ti] = sb
 	}
-	// A single text primary key is its own dedupe key: most shared rows
-	// repeat one already seen, and looking the value up as it is costs no
-	// allocation. Keys kept are cloned, as values share memory with their
-	// whole decoded line.
-	textKey := -1
-	if pk := rt.T.PKIndexes; len(pk) == 1 {
-		if b := rt.T.Columns[pk[0]].Type.Base; (b == "text" || b == "varchar") && !rt.T.Columns[pk[0]].Type.Array {
-			textKey = pk[0]
-		}
-	}
+	// Keys kept are cloned, as values share memory with their whole
+	// decoded line.
+	textKey := textPK(rt)
 	committed := fl.r.committed.view(ti)
 	defer committed.done()
 	for i, p := range chunk {
@@ -472,12 +476,7 @@ func (fl *fileLoad) addShared(ctx context.Context, chunk []pendingItem, ti int, 
 			continue
 		}
 		for _, row := range p.rows[ti] {
-			var pk string
-			if s, ok := rowString(row, textKey); ok {
-				pk = s
-			} else {
-				pk = rt.T.PKString(row)
-			}
+			pk := sharedKey(rt, textKey, row)
 			if _, dup := sb.seen[pk]; dup || committed.has(pk) {
 				continue
 			}
@@ -533,6 +532,12 @@ func (fl *fileLoad) finish(ctx context.Context) error {
 		if sb == nil || (len(sb.rows) == 0 && !sb.spilled) {
 			continue
 		}
+		if fl.r.freshLedger.Load() && !fl.careful && !sb.spilled {
+			if err := fl.copyShared(ctx, ti, rt, sb); err != nil {
+				return err
+			}
+			continue
+		}
 		if err := fl.spill(ctx, ti, rt); err != nil {
 			return err
 		}
@@ -551,6 +556,44 @@ func (fl *fileLoad) finish(ctx context.Context) error {
 	return fl.r.cfg.Ledger.ReplaceFileRejects(ctx, fl.tx, fl.r.cfg.Export.ID(), fl.file.Key, fl.rejects)
 }
 
+// copyShared writes a first load's new shared rows of one table with a
+// plain COPY, in primary key order (cheaper for the index), skipping rows
+// committed or claimed by other files of this process (see sharedClaims).
+func (fl *fileLoad) copyShared(ctx context.Context, ti int, rt *rowsql.Table, sb *sharedBuf) error {
+	committed := fl.r.committed.view(ti)
+	textKey := textPK(rt)
+	rows, pks := fl.r.claims.claim(ti, sb.rows, func(row []any) string { return sharedKey(rt, textKey, row) }, committed)
+	committed.done()
+	if pks == nil {
+		pks = []string{} // claimed nothing, but this file decides its keys
+	}
+	fl.claimed[ti] = pks
+	sort.Sort(byPK{rows, pks})
+	if len(rows) == 0 {
+		return nil
+	}
+	n, err := copyRows(ctx, fl.tx, fl.r.copies[ti], rt.T.Ident, rt.Columns, rows, &fl.copyBuf)
+	if err != nil {
+		return fmt.Errorf("copying %d shared rows into %s: %w", len(rows), rt.T.Name, err)
+	}
+	fl.res.TableRows[rt.T.Name] += n
+	sb.rows = sb.rows[:0]
+	return nil
+}
+
+// byPK sorts rows with their primary key strings.
+type byPK struct {
+	rows [][]any
+	pks  []string
+}
+
+func (b byPK) Len() int           { return len(b.rows) }
+func (b byPK) Less(i, j int) bool { return b.pks[i] < b.pks[j] }
+func (b byPK) Swap(i, j int) {
+	b.rows[i], b.rows[j] = b.rows[j], b.rows[i]
+	b.pks[i], b.pks[j] = b.pks[j], b.pks[i]
+}
+
 // maxFreshKeys bounds the item keys a first load holds per file before
 // recording them in the ledger.
 const maxFreshKeys = 1 << 17
@@ -566,6 +609,26 @@ func (fl *fileLoad) recordFresh(ctx context.Context) error {
 	err := fl.r.cfg.Ledger.RecordFreshForExport(ctx, fl.tx, fl.r.cfg.Mapping.Source.Table, fl.r.cfg.Export.ExportTime(), fl.freshKeys)
 	fl.freshKeys = fl.freshKeys[:0]
 	return err
+}
+
+// textPK is the column index of a shared table's single text primary key,
+// or -1. Such a key is its own dedupe key: most shared rows repeat one
+// already seen, and looking the value up as it is costs no allocation.
+func textPK(rt *rowsql.Table) int {
+	if pk := rt.T.PKIndexes; len(pk) == 1 {
+		if b := rt.T.Columns[pk[0]].Type.Base; (b == "text" || b == "varchar") && !rt.T.Columns[pk[0]].Type.Array {
+			return pk[0]
+		}
+	}
+	return -1
+}
+
+// sharedKey is a shared row's dedupe key (see textPK).
+func sharedKey(rt *rowsql.Table, textKey int, row []any) string {
+	if s, ok := rowString(row, textKey); ok {
+		return s
+	}
+	return rt.T.PKString(row)
 }
 
 // rowString returns row[i] when i >= 0 and it is a string.

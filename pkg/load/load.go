@@ -251,6 +251,7 @@ type run struct {
 	failed map[string]*FileError // files this process gave up on
 
 	committed committedShared
+	claims    sharedClaims
 
 	// freshLedger: the ledger held no item of the source table when the run
 	// began, so claims can skip looking items up; cleared at the first
@@ -336,13 +337,17 @@ func (r *run) loadNext(ctx context.Context, _ bool) (*ledger.FileResult, error) 
 		if class == pgerr.Canceled || ctx.Err() != nil {
 			return nil, &FileError{File: key, Attempts: attempt, Err: err}
 		}
-		if pgerr.Code(err) == "23505" {
+		if code := pgerr.Code(err); code == "23505" || (code == "23503" && !careful) {
 			r.freshLedger.Store(false) // look items up from now on
 			// A unique violation means a row appeared that the file's
 			// reading did not see: the stream recorded one of the items
 			// meanwhile (the retry sees it and skips the item), or rows of
 			// "fresh" items exist because the tables were loaded by other
 			// means (the careful retry deletes each item's rows first).
+			// A foreign key violation (a user's deferred constraint,
+			// checked at commit) can mean a shared row this file left to
+			// another file of this process that has not committed yet
+			// (see sharedClaims): the careful retry writes it itself.
 			careful = true
 			class = pgerr.Retryable
 		}

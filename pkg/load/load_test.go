@@ -699,3 +699,32 @@ func TestBackfillItemTwiceInOneFileLaterLineWins(t *testing.T) {
 		t.Errorf("order %s has %d order_items rows, want the later line's 1", id, n)
 	}
 }
+
+// Users pre-create tables with their own constraints. With a deferred
+// foreign key from orders to customers, a file whose customer rows another
+// file of the run is still writing must not fail at commit: the run ends
+// complete with every customer present.
+func TestBackfillDeferredForeignKeyToSharedTable(t *testing.T) {
+	t.Parallel()
+	w, err := exportgen.WriteExport(t.TempDir(), exportgen.Config{Orders: 400, Files: 8, Seed: 17})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := sampleMapping(t)
+	pool := openDB(t, teststack.Postgres(t), 8)
+	backfillPrepare(t, pool, m)
+	if _, err := pool.Exec(context.Background(), `ALTER TABLE orders ADD CONSTRAINT orders_customer_fk
+		FOREIGN KEY (customer_id) REFERENCES customers (id) DEFERRABLE INITIALLY DEFERRED`); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := backfill(t, pool, m, w.Folder, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sum.Complete() || sum.Status.Loaded != w.Stats.Orders {
+		t.Fatalf("status %+v: want all %d orders loaded", sum.Status, w.Stats.Orders)
+	}
+	if n := count(t, pool, "SELECT count(*) FROM customers"); n != w.Stats.Customers {
+		t.Errorf("%d customers, want %d", n, w.Stats.Customers)
+	}
+}
