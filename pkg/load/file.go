@@ -477,7 +477,12 @@ func (fl *fileLoad) addShared(ctx context.Context, chunk []pendingItem, ti int, 
 		}
 		for _, row := range p.rows[ti] {
 			pk := sharedKey(rt, textKey, row)
-			if _, dup := sb.seen[pk]; dup || committed.has(pk) {
+			// Committed first: most repeats of a shared row are its first
+			// in this file, and a committed one is then a single lookup.
+			if committed.has(pk) {
+				continue
+			}
+			if _, dup := sb.seen[pk]; dup {
 				continue
 			}
 			sb.seen[strings.Clone(pk)] = struct{}{}
