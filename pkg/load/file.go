@@ -2,7 +2,6 @@ package load
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -15,7 +14,6 @@ import (
 	"github.com/ddb2pg/ddb2pg/pkg/export"
 	"github.com/ddb2pg/ddb2pg/pkg/ledger"
 	"github.com/ddb2pg/ddb2pg/pkg/mapping"
-	"github.com/ddb2pg/ddb2pg/pkg/pgcopy"
 	"github.com/ddb2pg/ddb2pg/pkg/rowsql"
 )
 
@@ -39,9 +37,11 @@ func (r *run) loadOne(ctx context.Context, careful bool) (*ledger.FileResult, st
 	if !known {
 		return nil, claimed.Key, fmt.Errorf("file %s is in the bookkeeping but not in the export's manifest", claimed.Key)
 	}
+	bufs := r.getBuffers()
+	defer r.putBuffers(bufs)
 	fl := &fileLoad{r: r, tx: tx, file: df, careful: careful,
 		res: ledger.FileResult{TableRows: map[string]int64{}}, shared: make([]*sharedBuf, len(r.tables)),
-		pending: make([]pendingCopy, len(r.tables)), claimed: make([][]string, len(r.tables))}
+		writeBuffers: bufs, claimed: make([][]string, len(r.tables))}
 	err = fl.read(ctx)
 	if err == nil {
 		err = fl.finish(ctx)
@@ -107,10 +107,9 @@ type fileLoad struct {
 	rejects   []ledger.Reject
 	res       ledger.FileResult
 	processed int64
-	copyBuf   []byte        // the writer's COPY data scratch space
-	freshKeys []string      // a first load's keys not yet in the ledger
-	pending   []pendingCopy // per table: COPY data not yet sent
-	claimed   [][]string    // per table: shared keys claimed (sharedClaims)
+	*writeBuffers
+	freshKeys []string   // a first load's keys not yet in the ledger
+	claimed   [][]string // per table: shared keys claimed (sharedClaims)
 }
 
 // mappersPerFile is how many goroutines decode and map one file's lines.
@@ -392,72 +391,6 @@ func (fl *fileLoad) flush(ctx context.Context, chunk []pendingItem) error {
 		}
 	}
 	return fl.sendPending(ctx, copyBatchBytes)
-}
-
-// copyBatchBytes is how much COPY data a table gathers across chunks before
-// it is sent: each COPY statement costs the server a setup (a slot per
-// buffered row, among others) that chunk-sized statements paid hundreds of
-// times per file.
-const copyBatchBytes = 1 << 20
-
-// pendingCopy is a table's COPY data not yet sent.
-type pendingCopy struct {
-	data []byte
-	rows int64
-}
-
-// queueRows adds rows to table ti's pending COPY data. Rows the text
-// encoder cannot spell are sent at once through pgx, after what is pending.
-func (fl *fileLoad) queueRows(ctx context.Context, ti int, rows [][]any) error {
-	rt := fl.r.tables[ti]
-	p := &fl.pending[ti]
-	b, err := fl.r.copies[ti].appendRows(p.data, rows)
-	if errors.Is(err, errUnsupported) {
-		p.data = b[:len(p.data)]
-		if err := fl.sendTable(ctx, ti); err != nil {
-			return err
-		}
-		n, err := copyRows(ctx, fl.tx, fl.r.copies[ti], rt.T.Ident, rt.Columns, rows, &fl.copyBuf)
-		if err != nil {
-			return fmt.Errorf("copying %d rows into %s: %w", len(rows), rt.T.Name, err)
-		}
-		fl.res.TableRows[rt.T.Name] += n
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("encoding rows of %s: %w", rt.T.Name, err)
-	}
-	p.data = b
-	p.rows += int64(len(rows))
-	return nil
-}
-
-// sendPending sends every table's pending COPY data of at least min bytes
-// (0: all of it).
-func (fl *fileLoad) sendPending(ctx context.Context, min int) error {
-	for ti := range fl.pending {
-		if len(fl.pending[ti].data) > 0 && len(fl.pending[ti].data) >= min {
-			if err := fl.sendTable(ctx, ti); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-func (fl *fileLoad) sendTable(ctx context.Context, ti int) error {
-	p := &fl.pending[ti]
-	if len(p.data) == 0 {
-		return nil
-	}
-	rt := fl.r.tables[ti]
-	n, err := pgcopy.Send(ctx, fl.tx.Conn().PgConn(), fl.r.copies[ti].sql, p.data)
-	if err != nil {
-		return fmt.Errorf("copying %d rows into %s: %w", p.rows, rt.T.Name, err)
-	}
-	fl.res.TableRows[rt.T.Name] += n
-	p.data, p.rows = p.data[:0], 0
-	return nil
 }
 
 func (fl *fileLoad) addShared(ctx context.Context, chunk []pendingItem, ti int, rt *rowsql.Table, claim ledger.ExportClaim, last map[string]int) error {

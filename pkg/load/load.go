@@ -179,7 +179,8 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 		byKey[f.Key] = f
 	}
 
-	r := &run{cfg: cfg, newDecoder: newDecoder, tables: rowsql.For(cfg.Mapping), files: byKey, start: start, itemsTotal: total, filesTotal: len(files), engine: engine}
+	r := &run{cfg: cfg, newDecoder: newDecoder, tables: rowsql.For(cfg.Mapping), files: byKey, start: start, itemsTotal: total, filesTotal: len(files), engine: engine,
+		buffers: make(chan *writeBuffers, cfg.Workers)}
 	if !e.Incremental() {
 		has, err := cfg.Ledger.HasItems(ctx, cfg.Pool, cfg.Mapping.Source.Table)
 		if err != nil {
@@ -252,6 +253,7 @@ type run struct {
 
 	committed committedShared
 	claims    sharedClaims
+	buffers   chan *writeBuffers // free ones, one per worker at most
 
 	// freshLedger: the ledger held no item of the source table when the run
 	// began, so claims can skip looking items up; cleared at the first
