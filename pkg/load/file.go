@@ -148,6 +148,10 @@ func (fl *fileLoad) read(ctx context.Context) error {
 	order := make(chan *lineChunk, inFlight)
 	jobs := make(chan *lineChunk, inFlight)
 	free := make(chan []byte, inFlight+1) // line buffers to reuse
+	for _, b := range fl.lineBufs {       // the previous file's, grown already
+		free <- b
+	}
+	fl.lineBufs = fl.lineBufs[:0]
 	var wg sync.WaitGroup
 	for range mappersPerFile {
 		wg.Go(func() {
@@ -218,6 +222,9 @@ func (fl *fileLoad) read(ctx context.Context) error {
 	close(order)
 	werr := <-done
 	wg.Wait()
+	for len(free) > 0 {
+		fl.lineBufs = append(fl.lineBufs, <-free)
+	}
 	if werr != nil {
 		return werr // the writer's failure is the cause of any read error
 	}

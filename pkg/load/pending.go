@@ -19,12 +19,14 @@ import (
 // keeps memory flat however large an export file is.
 const copyBatchBytes = 8 << 20
 
-// writeBuffers are a file's COPY scratch space, reused by the files after
-// it: grown anew for every file, the multi-MiB batches cost more in copying
-// as they grew than they saved.
+// writeBuffers are a file's scratch space, reused by the files after it:
+// grown anew for every file, the multi-MiB COPY batches and chunk buffers
+// cost more in copying as they grew than they saved.
 type writeBuffers struct {
 	pending []pendingCopy // per table: COPY data not yet sent
 	copyBuf []byte        // the writer's COPY data scratch space
+	// lineBufs are the reader's chunk buffers (see fileLoad.read).
+	lineBufs [][]byte
 }
 
 // getBuffers returns empty buffers for a file, reused when one is free.
