@@ -41,7 +41,7 @@ func (r *run) loadOne(ctx context.Context, careful bool) (*ledger.FileResult, st
 	defer r.putBuffers(bufs)
 	fl := &fileLoad{r: r, tx: tx, file: df, careful: careful,
 		res: ledger.FileResult{TableRows: map[string]int64{}}, shared: make([]*sharedBuf, len(r.tables)),
-		writeBuffers: bufs, claimed: make([][]string, len(r.tables))}
+		writeBuffers: bufs, claimed: make([][]pkHash, len(r.tables))}
 	err = fl.read(ctx)
 	if err == nil {
 		err = fl.finish(ctx)
@@ -85,14 +85,18 @@ func (r *run) loadOne(ctx context.Context, careful bool) (*ledger.FileResult, st
 type pendingItem struct {
 	key  string
 	rows mapping.Rows
-	chg  *change // an incremental export's change (incremental.go)
+	// pks are the hashed primary keys of the item's shared rows, table by
+	// table: computed by the mapper while the rows are in its cache.
+	pks []pkHash
+	chg *change // an incremental export's change (incremental.go)
 }
 
 // sharedBuf collects one shared table's rows of a file, first writer wins.
 type sharedBuf struct {
-	seen    map[string]struct{}
+	seen    map[pkHash]struct{}
 	rows    [][]any
-	stage   string // temp table name once created
+	pks     []pkHash // rows' keys
+	stage   string   // temp table name once created
 	copy    *copyText
 	staged  int64
 	spilled bool
@@ -109,7 +113,7 @@ type fileLoad struct {
 	processed int64
 	*writeBuffers
 	freshKeys []string   // a first load's keys not yet in the ledger
-	claimed   [][]string // per table: shared keys claimed (sharedClaims)
+	claimed   [][]pkHash // per table: shared keys claimed (sharedClaims)
 }
 
 // mappersPerFile is how many goroutines decode and map one file's lines.
@@ -292,7 +296,7 @@ func (fl *fileLoad) handle(dec decode.LineDecoder, c *lineChunk, line int64, dat
 			RawValue: rej.Raw, Reason: rej.Reason})
 		return
 	}
-	c.items = append(c.items, pendingItem{key: string(key), rows: rows})
+	c.items = append(c.items, pendingItem{key: string(key), rows: rows, pks: fl.sharedPKs(rows)})
 }
 
 // flush writes the queued items whose export copy wins over what is applied.
@@ -403,20 +407,18 @@ func (fl *fileLoad) flush(ctx context.Context, chunk []pendingItem) error {
 func (fl *fileLoad) addShared(ctx context.Context, chunk []pendingItem, ti int, rt *rowsql.Table, claim ledger.ExportClaim, last map[string]int) error {
 	sb := fl.shared[ti]
 	if sb == nil {
-		sb = &sharedBuf{seen: map[string]struct{}{}}
+		sb = &sharedBuf{seen: map[pkHash]struct{}{}}
 		fl.shared[ti] = sb
 	}
-	// Keys kept are cloned, as values share memory with their whole
-	// decoded line.
-	textKey := textPK(rt)
 	committed := fl.r.committed.view(ti)
 	defer committed.done()
 	for i, p := range chunk {
 		if _, won := claim.Won[p.key]; !won || last[p.key] != i {
 			continue
 		}
-		for _, row := range p.rows[ti] {
-			pk := sharedKey(rt, textKey, row)
+		off := sharedOffset(fl.r.tables, p.rows, ti)
+		for j, row := range p.rows[ti] {
+			pk := p.pks[off+j]
 			// Committed first: most repeats of a shared row are its first
 			// in this file, and a committed one is then a single lookup.
 			if committed.has(pk) {
@@ -425,8 +427,9 @@ func (fl *fileLoad) addShared(ctx context.Context, chunk []pendingItem, ti int, 
 			if _, dup := sb.seen[pk]; dup {
 				continue
 			}
-			sb.seen[strings.Clone(pk)] = struct{}{}
+			sb.seen[pk] = struct{}{}
 			sb.rows = append(sb.rows, row)
+			sb.pks = append(sb.pks, pk)
 		}
 	}
 	if len(sb.rows) >= fl.r.cfg.SharedSpillRows {
@@ -460,7 +463,7 @@ func (fl *fileLoad) spill(ctx context.Context, ti int, rt *rowsql.Table) error {
 		return fmt.Errorf("staging %d rows of %s: %w", len(sb.rows), rt.T.Name, err)
 	}
 	sb.staged += n
-	sb.rows = sb.rows[:0]
+	sb.rows, sb.pks = sb.rows[:0], sb.pks[:0]
 	sb.spilled = true
 	return nil
 }
@@ -506,14 +509,18 @@ func (fl *fileLoad) finish(ctx context.Context) error {
 // committed or claimed by other files of this process (see sharedClaims).
 func (fl *fileLoad) copyShared(ctx context.Context, ti int, rt *rowsql.Table, sb *sharedBuf) error {
 	committed := fl.r.committed.view(ti)
-	textKey := textPK(rt)
-	rows, pks := fl.r.claims.claim(ti, sb.rows, func(row []any) string { return sharedKey(rt, textKey, row) }, committed)
+	rows, pks := fl.r.claims.claim(ti, sb.rows, sb.pks, committed)
 	committed.done()
 	if pks == nil {
-		pks = []string{} // claimed nothing, but this file decides its keys
+		pks = []pkHash{} // claimed nothing, but this file decides its keys
 	}
 	fl.claimed[ti] = pks
-	sort.Sort(byPK{rows, pks})
+	textKey := textPK(rt)
+	keys := make([]string, len(rows))
+	for i, row := range rows {
+		keys[i] = sharedKey(rt, textKey, row)
+	}
+	sort.Sort(byPK{rows, keys})
 	if len(rows) == 0 {
 		return nil
 	}
@@ -522,7 +529,7 @@ func (fl *fileLoad) copyShared(ctx context.Context, ti int, rt *rowsql.Table, sb
 		return fmt.Errorf("copying %d shared rows into %s: %w", len(rows), rt.T.Name, err)
 	}
 	fl.res.TableRows[rt.T.Name] += n
-	sb.rows = sb.rows[:0]
+	sb.rows, sb.pks = sb.rows[:0], sb.pks[:0]
 	return nil
 }
 
@@ -537,6 +544,42 @@ func (b byPK) Less(i, j int) bool { return b.pks[i] < b.pks[j] }
 func (b byPK) Swap(i, j int) {
 	b.rows[i], b.rows[j] = b.rows[j], b.rows[i]
 	b.pks[i], b.pks[j] = b.pks[j], b.pks[i]
+}
+
+// sharedPKs hashes the primary keys of an item's shared rows, table by
+// table (see sharedOffset).
+func (fl *fileLoad) sharedPKs(rows mapping.Rows) []pkHash {
+	n := 0
+	for ti, rt := range fl.r.tables {
+		if rt.T.Shared {
+			n += len(rows[ti])
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	pks := make([]pkHash, 0, n)
+	for ti, rt := range fl.r.tables {
+		if !rt.T.Shared {
+			continue
+		}
+		textKey := textPK(rt)
+		for _, row := range rows[ti] {
+			pks = append(pks, hashPK(sharedKey(rt, textKey, row)))
+		}
+	}
+	return pks
+}
+
+// sharedOffset is where table ti's keys start in an item's pks.
+func sharedOffset(tables []*rowsql.Table, rows mapping.Rows, ti int) int {
+	off := 0
+	for tj := range ti {
+		if tables[tj].T.Shared {
+			off += len(rows[tj])
+		}
+	}
+	return off
 }
 
 // maxFreshKeys bounds the item keys a first load holds per file before

@@ -1,12 +1,30 @@
 package load
 
 import (
+	"encoding/binary"
+	"hash/maphash"
 	"iter"
 	"maps"
 	"slices"
-	"strings"
 	"sync"
 )
+
+// pkHash identifies a shared row's primary key in the sets below: 128 bits
+// of two seeded hashes of its dedupe key. Fixed-size keys sit inside the
+// maps' slots, where string keys cost a cache miss apiece to compare (the
+// lookups were most of the writer's time). Two keys sharing a hash, odds
+// about n²/2¹²⁹ for n keys (1e-29 for 100,000), would make the second row
+// look written already and skip it; PostgreSQL decides every other case.
+type pkHash [16]byte
+
+var pkSeeds = [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}
+
+func hashPK(key string) pkHash {
+	var h pkHash
+	binary.LittleEndian.PutUint64(h[:8], maphash.String(pkSeeds[0], key))
+	binary.LittleEndian.PutUint64(h[8:], maphash.String(pkSeeds[1], key))
+	return h
+}
 
 // maxCommittedShared bounds the memory spent remembering shared rows.
 const maxCommittedShared = 2_000_000
@@ -20,7 +38,7 @@ const maxCommittedShared = 2_000_000
 type committedShared struct {
 	mu   sync.RWMutex
 	n    int
-	keys map[int]map[string]struct{} // table index -> pk strings
+	keys map[int]map[pkHash]struct{} // table index -> primary keys
 }
 
 // view read-locks the set for a batch of lookups in one table; call done
@@ -32,10 +50,10 @@ func (c *committedShared) view(table int) committedView {
 
 type committedView struct {
 	c *committedShared
-	m map[string]struct{}
+	m map[pkHash]struct{}
 }
 
-func (v committedView) has(pk string) bool {
+func (v committedView) has(pk pkHash) bool {
 	_, ok := v.m[pk]
 	return ok
 }
@@ -43,15 +61,15 @@ func (v committedView) has(pk string) bool {
 func (v committedView) done() { v.c.mu.RUnlock() }
 
 // add records keys of a committed file's shared rows.
-func (c *committedShared) add(table int, pks iter.Seq[string]) {
+func (c *committedShared) add(table int, pks iter.Seq[pkHash]) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.keys == nil {
-		c.keys = map[int]map[string]struct{}{}
+		c.keys = map[int]map[pkHash]struct{}{}
 	}
 	m := c.keys[table]
 	if m == nil {
-		m = map[string]struct{}{}
+		m = map[pkHash]struct{}{}
 		c.keys[table] = m
 	}
 	for pk := range pks {
@@ -76,37 +94,37 @@ func (c *committedShared) add(table int, pks iter.Seq[string]) {
 // fails the COPY with a unique violation, and the careful retry stages it.
 type sharedClaims struct {
 	mu   sync.Mutex
-	keys map[int]map[string]struct{} // table index -> claimed pks
+	keys map[int]map[pkHash]struct{} // table index -> claimed keys
 }
 
-// claim takes the rows of table whose primary keys are neither committed
-// nor claimed by another file, and claims those keys for the caller.
-func (c *sharedClaims) claim(table int, rows [][]any, pkOf func([]any) string, committed committedView) (kept [][]any, pks []string) {
+// claim takes the rows of table whose primary keys (pks, aligned with
+// rows) are neither committed nor claimed by another file, and claims those
+// keys for the caller.
+func (c *sharedClaims) claim(table int, rows [][]any, pks []pkHash, committed committedView) (keptRows [][]any, kept []pkHash) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.keys == nil {
-		c.keys = map[int]map[string]struct{}{}
+		c.keys = map[int]map[pkHash]struct{}{}
 	}
 	m := c.keys[table]
 	if m == nil {
-		m = map[string]struct{}{}
+		m = map[pkHash]struct{}{}
 		c.keys[table] = m
 	}
-	for _, row := range rows {
-		pk := pkOf(row)
+	for i, row := range rows {
+		pk := pks[i]
 		if _, taken := m[pk]; taken || committed.has(pk) {
 			continue
 		}
-		pk = strings.Clone(pk) // kept beyond the row's decoded line
 		m[pk] = struct{}{}
-		kept = append(kept, row)
-		pks = append(pks, pk)
+		keptRows = append(keptRows, row)
+		kept = append(kept, pk)
 	}
-	return kept, pks
+	return keptRows, kept
 }
 
 // release drops claims.
-func (c *sharedClaims) release(table int, pks []string) {
+func (c *sharedClaims) release(table int, pks []pkHash) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, pk := range pks {
@@ -115,7 +133,7 @@ func (c *sharedClaims) release(table int, pks []string) {
 }
 
 // keysOf lists a set's keys for committedShared.add.
-func keysOf(set map[string]struct{}) iter.Seq[string] { return maps.Keys(set) }
+func keysOf(set map[pkHash]struct{}) iter.Seq[pkHash] { return maps.Keys(set) }
 
 // keysIn lists a slice's keys for committedShared.add.
-func keysIn(pks []string) iter.Seq[string] { return slices.Values(pks) }
+func keysIn(pks []pkHash) iter.Seq[pkHash] { return slices.Values(pks) }

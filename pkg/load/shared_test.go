@@ -13,23 +13,28 @@ func TestSharedClaims(t *testing.T) {
 	t.Parallel()
 	var c sharedClaims
 	var committed committedShared
-	committed.add(0, keysIn([]string{"c"}))
-	pk := func(r []any) string { return r[0].(string) }
-	rows := func(ks ...string) [][]any {
-		var out [][]any
-		for _, k := range ks {
-			out = append(out, []any{k})
-		}
-		return out
-	}
+	committed.add(0, keysIn([]pkHash{hashPK("c")}))
 	claim := func(table int, ks ...string) []string {
+		var rows [][]any
+		var pks []pkHash
+		for _, k := range ks {
+			rows = append(rows, []any{k})
+			pks = append(pks, hashPK(k))
+		}
 		v := committed.view(table)
 		defer v.done()
-		kept, pks := c.claim(table, rows(ks...), pk, v)
-		if len(kept) != len(pks) {
-			t.Fatalf("%d rows kept for %d keys", len(kept), len(pks))
+		kept, keys := c.claim(table, rows, pks, v)
+		if len(kept) != len(keys) {
+			t.Fatalf("%d rows kept for %d keys", len(kept), len(keys))
 		}
-		return pks
+		var out []string
+		for i, row := range kept {
+			if keys[i] != hashPK(row[0].(string)) {
+				t.Fatalf("row %v came back with another row's key", row)
+			}
+			out = append(out, row[0].(string))
+		}
+		return out
 	}
 	a := claim(0, "x", "y", "c")
 	if !slices.Equal(a, []string{"x", "y"}) {
@@ -41,9 +46,12 @@ func TestSharedClaims(t *testing.T) {
 	if other := claim(1, "y"); !slices.Equal(other, []string{"y"}) {
 		t.Fatalf("another table's y claimed %v, want [y]", other)
 	}
-	c.release(0, a) // the first file rolled back
+	c.release(0, []pkHash{hashPK("x"), hashPK("y")}) // the first file rolled back
 	if retry := claim(0, "x", "y"); !slices.Equal(retry, []string{"x", "y"}) {
 		t.Fatalf("after the rollback, claimed %v, want [x y]", retry)
+	}
+	if hashPK("x") == hashPK("y") || hashPK("ab\x00c") == hashPK("a\x00bc") {
+		t.Fatal("distinct keys share a hash")
 	}
 }
 
