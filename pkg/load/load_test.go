@@ -9,6 +9,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -564,10 +565,7 @@ func TestBackfillReloadDoesNotDuplicateRejects(t *testing.T) {
 // with the item once.
 func TestBackfillFirstLoadFallsBackOnConflict(t *testing.T) {
 	t.Parallel()
-	var items []ddbitem.Item
-	for it := range exportgen.Orders(exportgen.Config{Orders: 40, Seed: 12}) {
-		items = append(items, it)
-	}
+	items := slices.Collect(exportgen.Orders(exportgen.Config{Orders: 40, Seed: 12}))
 	items = append(items, items[3]) // the same order again, in the last file
 	w, err := exportgen.WriteExportFromItems(t.TempDir(), exportgen.ExportOptions{Seed: 12, ItemsPerFile: 20}, seq(items))
 	if err != nil {
@@ -576,13 +574,8 @@ func TestBackfillFirstLoadFallsBackOnConflict(t *testing.T) {
 	pool := openDB(t, teststack.Postgres(t), 4)
 	m := sampleMapping(t)
 	backfillPrepare(t, pool, m)
-	exp, err := export.Open(context.Background(), w.Folder)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var logs bytes.Buffer
-	led, _ := ledger.New("")
-	sum, err := load.Run(context.Background(), load.Config{Pool: pool, Mapping: m, Export: exp, Ledger: led, URI: w.Folder,
+	sum, err := runLoad(t, pool, m, w.Folder, load.Config{
 		Workers: 1, WaitForOthers: true, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -608,24 +601,13 @@ func TestBackfillFirstLoadFallsBackOnConflict(t *testing.T) {
 // of the file and the careful retry, and never be resurrected.
 func TestBackfillFirstLoadYieldsToStreamDeleteMidRun(t *testing.T) {
 	t.Parallel()
-	w, err := exportgen.WriteExport(t.TempDir(), exportgen.Config{Orders: 60, Files: 2, Seed: 5})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := sampleMapping(t)
-	pool := openDB(t, teststack.Postgres(t), 4)
-	backfillPrepare(t, pool, m)
+	w, m, pool := preparedExport(t, exportgen.Config{Orders: 60, Files: 2, Seed: 5}, 4)
 	ctx := context.Background()
-	exp, err := export.Open(ctx, w.Folder)
-	if err != nil {
-		t.Fatal(err)
-	}
 	deleted := exportgen.OrderID(11)
 	var once sync.Once
 	var streamErr error
 	var logs bytes.Buffer
-	led, _ := ledger.New("")
-	sum, err := load.Run(ctx, load.Config{Pool: pool, Mapping: m, Export: exp, Ledger: led, URI: w.Folder,
+	sum, err := runLoad(t, pool, m, w.Folder, load.Config{
 		Workers: 1, ChunkItems: 8, WaitForOthers: true, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
 		// The first progress report comes after the run found the ledger
 		// empty and before any file is read.
@@ -662,10 +644,7 @@ func TestBackfillFirstLoadYieldsToStreamDeleteMidRun(t *testing.T) {
 // even though rows are gathered across chunks.
 func TestBackfillItemTwiceInOneFileLaterLineWins(t *testing.T) {
 	t.Parallel()
-	var items []ddbitem.Item
-	for it := range exportgen.Orders(exportgen.Config{Orders: 30, Seed: 21}) {
-		items = append(items, it)
-	}
+	items := slices.Collect(exportgen.Orders(exportgen.Config{Orders: 30, Seed: 21}))
 	later := maps.Clone(items[2])
 	later["status"] = ddbitem.Str("LATER-LINE")
 	later["items"] = ddbitem.Value{Kind: ddbitem.L, List: items[2]["items"].List[:1]}
@@ -677,12 +656,7 @@ func TestBackfillItemTwiceInOneFileLaterLineWins(t *testing.T) {
 	pool := openDB(t, teststack.Postgres(t), 4)
 	m := sampleMapping(t)
 	backfillPrepare(t, pool, m)
-	exp, err := export.Open(context.Background(), w.Folder)
-	if err != nil {
-		t.Fatal(err)
-	}
-	led, _ := ledger.New("")
-	sum, err := load.Run(context.Background(), load.Config{Pool: pool, Mapping: m, Export: exp, Ledger: led, URI: w.Folder,
+	sum, err := runLoad(t, pool, m, w.Folder, load.Config{
 		Workers: 1, ChunkItems: 4, WaitForOthers: true})
 	if err != nil {
 		t.Fatal(err)
@@ -706,13 +680,7 @@ func TestBackfillItemTwiceInOneFileLaterLineWins(t *testing.T) {
 // complete with every customer present.
 func TestBackfillDeferredForeignKeyToSharedTable(t *testing.T) {
 	t.Parallel()
-	w, err := exportgen.WriteExport(t.TempDir(), exportgen.Config{Orders: 400, Files: 8, Seed: 17})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := sampleMapping(t)
-	pool := openDB(t, teststack.Postgres(t), 8)
-	backfillPrepare(t, pool, m)
+	w, m, pool := preparedExport(t, exportgen.Config{Orders: 400, Files: 8, Seed: 17}, 8)
 	if _, err := pool.Exec(context.Background(), `ALTER TABLE orders ADD CONSTRAINT orders_customer_fk
 		FOREIGN KEY (customer_id) REFERENCES customers (id) DEFERRABLE INITIALLY DEFERRED`); err != nil {
 		t.Fatal(err)
@@ -727,4 +695,34 @@ func TestBackfillDeferredForeignKeyToSharedTable(t *testing.T) {
 	if n := count(t, pool, "SELECT count(*) FROM customers"); n != w.Stats.Customers {
 		t.Errorf("%d customers, want %d", n, w.Stats.Customers)
 	}
+}
+
+// runLoad runs one backfill of the export folder with cfg (Pool, Mapping,
+// Export, Ledger and URI filled in), the schema already prepared.
+func runLoad(t *testing.T, pool *pgxpool.Pool, m *mapping.Mapping, folder string, cfg load.Config) (*load.Summary, error) {
+	t.Helper()
+	exp, err := export.Open(context.Background(), folder)
+	if err != nil {
+		t.Fatal(err)
+	}
+	led, err := ledger.New("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Pool, cfg.Mapping, cfg.Export, cfg.Ledger, cfg.URI = pool, m, exp, led, folder
+	return load.Run(context.Background(), cfg)
+}
+
+// preparedExport writes a generated export and prepares a database for it
+// (schema and bookkeeping), with a pool of conns connections.
+func preparedExport(t *testing.T, cfg exportgen.Config, conns int32) (*exportgen.Written, *mapping.Mapping, *pgxpool.Pool) {
+	t.Helper()
+	w, err := exportgen.WriteExport(t.TempDir(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := sampleMapping(t)
+	pool := openDB(t, teststack.Postgres(t), conns)
+	backfillPrepare(t, pool, m)
+	return w, m, pool
 }

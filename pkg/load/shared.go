@@ -64,14 +64,7 @@ func (v committedView) done() { v.c.mu.RUnlock() }
 func (c *committedShared) add(table int, pks iter.Seq[pkHash]) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.keys == nil {
-		c.keys = map[int]map[pkHash]struct{}{}
-	}
-	m := c.keys[table]
-	if m == nil {
-		m = map[pkHash]struct{}{}
-		c.keys[table] = m
-	}
+	m := tableSet(&c.keys, table)
 	for pk := range pks {
 		if c.n >= maxCommittedShared {
 			return
@@ -103,14 +96,7 @@ type sharedClaims struct {
 func (c *sharedClaims) claim(table int, rows [][]any, pks []pkHash, committed committedView) (keptRows [][]any, kept []pkHash) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.keys == nil {
-		c.keys = map[int]map[pkHash]struct{}{}
-	}
-	m := c.keys[table]
-	if m == nil {
-		m = map[pkHash]struct{}{}
-		c.keys[table] = m
-	}
+	m := tableSet(&c.keys, table)
 	for i, row := range rows {
 		pk := pks[i]
 		if _, taken := m[pk]; taken || committed.has(pk) {
@@ -130,6 +116,19 @@ func (c *sharedClaims) release(table int, pks []pkHash) {
 	for _, pk := range pks {
 		delete(c.keys[table], pk)
 	}
+}
+
+// tableSet returns table's set in sets, created when missing.
+func tableSet(sets *map[int]map[pkHash]struct{}, table int) map[pkHash]struct{} {
+	if *sets == nil {
+		*sets = map[int]map[pkHash]struct{}{}
+	}
+	m := (*sets)[table]
+	if m == nil {
+		m = map[pkHash]struct{}{}
+		(*sets)[table] = m
+	}
+	return m
 }
 
 // keysOf lists a set's keys for committedShared.add.
