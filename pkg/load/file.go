@@ -371,7 +371,7 @@ func (fl *fileLoad) flush(ctx context.Context, chunk []pendingItem) error {
 	if batch.Len() > 0 {
 		// Rows of earlier chunks go first: a delete here may be of an item
 		// that an earlier chunk of this file wrote.
-		if err := fl.sendPending(ctx, 0); err != nil {
+		if err := fl.sendPending(ctx); err != nil {
 			return err
 		}
 		if err := fl.tx.SendBatch(ctx, &batch).Close(); err != nil {
@@ -401,7 +401,7 @@ func (fl *fileLoad) flush(ctx context.Context, chunk []pendingItem) error {
 			return err
 		}
 	}
-	return fl.sendPending(ctx, copyBatchBytes)
+	return fl.sendIfFull(ctx)
 }
 
 func (fl *fileLoad) addShared(ctx context.Context, chunk []pendingItem, ti int, rt *rowsql.Table, claim ledger.ExportClaim, last map[string]int) error {
@@ -472,7 +472,7 @@ func (fl *fileLoad) spill(ctx context.Context, ti int, rt *rowsql.Table) error {
 // Shared rows are written last, sorted by primary key, so concurrent workers
 // lock them in one order and hold the locks only until their commit.
 func (fl *fileLoad) finish(ctx context.Context) error {
-	if err := fl.sendPending(ctx, 0); err != nil {
+	if err := fl.sendPending(ctx); err != nil {
 		return err
 	}
 	for ti, rt := range fl.r.tables {

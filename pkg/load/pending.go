@@ -11,12 +11,13 @@ import (
 	"github.com/ddb2pg/ddb2pg/pkg/pgcopy"
 )
 
-// copyBatchBytes is how much COPY data a table gathers across chunks before
-// it is sent. A batch is sent in primary key order: the table's index then
-// takes keys in runs instead of in the export's random order, which on the
-// bench costs PostgreSQL about a third less for a file's worth of rows. It
-// also spares the server the setup of a COPY statement per chunk. The bound
-// keeps memory flat however large an export file is.
+// copyBatchBytes is how much COPY data a file's tables gather together
+// across chunks before the biggest is sent. A batch is sent in primary key
+// order: the table's index then takes keys in runs instead of in the
+// export's random order, which on the bench costs PostgreSQL about a third
+// less for a file's worth of rows. It also spares the server the setup of
+// a COPY statement per chunk. The bound keeps memory flat however large an
+// export file is, and however many tables the mapping has.
 const copyBatchBytes = 8 << 20
 
 // writeBuffers are a file's scratch space, reused by the files after it:
@@ -119,17 +120,36 @@ func appendSortKey(b []byte, row []any, pk []int, ct *copyText) []byte {
 	return b
 }
 
-// sendPending sends every table's pending COPY data of at least min bytes
-// (0: all of it).
-func (fl *fileLoad) sendPending(ctx context.Context, min int) error {
+// sendPending sends every table's pending rows.
+func (fl *fileLoad) sendPending(ctx context.Context) error {
 	for ti := range fl.pending {
-		if len(fl.pending[ti].data) > 0 && len(fl.pending[ti].data) >= min {
-			if err := fl.sendTable(ctx, ti); err != nil {
-				return err
-			}
+		if err := fl.sendTable(ctx, ti); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// sendIfFull sends the pending rows once all tables' together reach
+// copyBatchBytes, biggest table first until they are under it: the bound
+// holds per worker whatever the number of tables.
+func (fl *fileLoad) sendIfFull(ctx context.Context) error {
+	for {
+		total, biggest := 0, -1
+		for ti := range fl.pending {
+			n := len(fl.pending[ti].data)
+			total += n
+			if biggest < 0 || n > len(fl.pending[biggest].data) {
+				biggest = ti
+			}
+		}
+		if total < copyBatchBytes || biggest < 0 {
+			return nil
+		}
+		if err := fl.sendTable(ctx, biggest); err != nil {
+			return err
+		}
+	}
 }
 
 // sendTable sends table ti's pending rows in sort key order.
