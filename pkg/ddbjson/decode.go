@@ -560,18 +560,56 @@ func (d *Decoder) boolValue() (bool, *pathError) {
 }
 
 func (d *Decoder) list() ([]ddbitem.Value, *pathError) {
+	return arrayOf(d, &d.vals, member{desc: "L"}, listMember)
+}
+
+// member says what arrayOf decodes: desc is the type descriptor, strs
+// whether members are strings, check validates a string member. A value,
+// not a closure, so that decoding an array allocates nothing but its result.
+type member struct {
+	desc  string
+	strs  bool
+	check func(string) *pathError
+}
+
+func listMember(d *Decoder, _ member) (ddbitem.Value, *pathError) { return d.value() }
+
+func strMember(d *Decoder, m member) (string, *pathError) {
+	s, perr := d.strValue(m.desc + " member")
+	if perr == nil && m.check != nil {
+		perr = m.check(s)
+	}
+	return s, perr
+}
+
+func binMember(d *Decoder, m member) ([]byte, *pathError) {
+	s, perr := d.strValue(m.desc + " member")
+	if perr != nil {
+		return nil, perr
+	}
+	return decodeBase64(s)
+}
+
+// arrayOf decodes a JSON array whose elements elem decodes. Elements are
+// staged on stack, which nested arrays share (each takes its part from its
+// own start and truncates back), so the result is allocated once at its
+// exact size.
+func arrayOf[T any](d *Decoder, stack *[]T, m member, elem func(*Decoder, member) (T, *pathError)) ([]T, *pathError) {
 	d.ws()
 	if d.pos == len(d.data) {
 		return nil, d.eof()
 	}
 	if d.data[d.pos] != '[' {
-		return nil, errorf("L must hold a JSON array, got %s", d.describe())
+		if m.strs {
+			return nil, errorf("%s must hold a JSON array of strings, got %s", m.desc, d.describe())
+		}
+		return nil, errorf("%s must hold a JSON array, got %s", m.desc, d.describe())
 	}
 	d.pos++
-	start := len(d.vals)
+	start := len(*stack)
 	defer func() {
-		clear(d.vals[start:])
-		d.vals = d.vals[:start]
+		clear((*stack)[start:])
+		*stack = (*stack)[:start]
 	}()
 	for i := 0; ; i++ {
 		more, perr := d.nextElem(i == 0)
@@ -581,14 +619,14 @@ func (d *Decoder) list() ([]ddbitem.Value, *pathError) {
 		if !more {
 			break
 		}
-		v, perr := d.value()
+		v, perr := elem(d, m)
 		if perr != nil {
 			return nil, perr.At(i)
 		}
-		d.vals = append(d.vals, v)
+		*stack = append(*stack, v)
 	}
-	out := make([]ddbitem.Value, len(d.vals)-start)
-	copy(out, d.vals[start:])
+	out := make([]T, len(*stack)-start)
+	copy(out, (*stack)[start:])
 	return out, nil
 }
 
@@ -615,76 +653,11 @@ func (d *Decoder) nextElem(first bool) (bool, *pathError) {
 
 // strSet decodes an SS or NS array; check validates each member.
 func (d *Decoder) strSet(desc string, check func(string) *pathError) ([]string, *pathError) {
-	d.ws()
-	if d.pos == len(d.data) {
-		return nil, d.eof()
-	}
-	if d.data[d.pos] != '[' {
-		return nil, errorf("%s must hold a JSON array of strings, got %s", desc, d.describe())
-	}
-	d.pos++
-	start := len(d.strs)
-	defer func() {
-		clear(d.strs[start:])
-		d.strs = d.strs[:start]
-	}()
-	for i := 0; ; i++ {
-		more, perr := d.nextElem(i == 0)
-		if perr != nil {
-			return nil, perr
-		}
-		if !more {
-			break
-		}
-		s, perr := d.strValue(desc + " member")
-		if perr == nil && check != nil {
-			perr = check(s)
-		}
-		if perr != nil {
-			return nil, perr.At(i)
-		}
-		d.strs = append(d.strs, s)
-	}
-	out := make([]string, len(d.strs)-start)
-	copy(out, d.strs[start:])
-	return out, nil
+	return arrayOf(d, &d.strs, member{desc: desc, strs: true, check: check}, strMember)
 }
 
 func (d *Decoder) binSet() ([][]byte, *pathError) {
-	d.ws()
-	if d.pos == len(d.data) {
-		return nil, d.eof()
-	}
-	if d.data[d.pos] != '[' {
-		return nil, errorf("BS must hold a JSON array of strings, got %s", d.describe())
-	}
-	d.pos++
-	start := len(d.bins)
-	defer func() {
-		clear(d.bins[start:])
-		d.bins = d.bins[:start]
-	}()
-	for i := 0; ; i++ {
-		more, perr := d.nextElem(i == 0)
-		if perr != nil {
-			return nil, perr
-		}
-		if !more {
-			break
-		}
-		s, perr := d.strValue("BS member")
-		var b []byte
-		if perr == nil {
-			b, perr = decodeBase64(s)
-		}
-		if perr != nil {
-			return nil, perr.At(i)
-		}
-		d.bins = append(d.bins, b)
-	}
-	out := make([][]byte, len(d.bins)-start)
-	copy(out, d.bins[start:])
-	return out, nil
+	return arrayOf(d, &d.bins, member{desc: "BS", strs: true}, binMember)
 }
 
 func checkNumber(s string) *pathError {
