@@ -8,10 +8,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -30,26 +28,12 @@ type DDBEnv struct {
 	SecretKey string
 }
 
-var (
-	ddbOnce sync.Once
-	ddbSrv  DDBEnv
-	ddbErr  error
-)
+var ddbServer = server[DDBEnv]{name: "DynamoDB Local", open: openDynamoDB}
 
 // DynamoDB returns the DynamoDB Local server, started on first use.
 func DynamoDB(t testing.TB) DDBEnv {
 	t.Helper()
-	ddbOnce.Do(func() {
-		start := time.Now()
-		ddbSrv, ddbErr = openDynamoDB()
-		if ddbErr == nil {
-			t.Logf("teststack: DynamoDB Local ready in %v", time.Since(start).Round(time.Millisecond))
-		}
-	})
-	if ddbErr != nil {
-		unavailable(t, "DynamoDB Local", ddbErr)
-	}
-	return ddbSrv
+	return ddbServer.get(t)
 }
 
 // Client returns a DynamoDB client for the server, with static credentials.

@@ -28,27 +28,14 @@ type pgServer struct {
 	createMu sync.Mutex    // one CREATE DATABASE at a time from this binary
 }
 
-var (
-	pgOnce sync.Once
-	pgSrv  *pgServer
-	pgErr  error
-)
+var postgresServer = server[*pgServer]{name: "PostgreSQL", open: openPostgres}
 
 // Postgres returns the DSN (a postgres:// URL) of a new, empty database that
 // only this test uses. The database is dropped, with any connections still
 // open to it, when the test and its subtests have finished.
 func Postgres(t testing.TB) string {
 	t.Helper()
-	pgOnce.Do(func() {
-		start := time.Now()
-		pgSrv, pgErr = openPostgres()
-		if pgErr == nil {
-			t.Logf("teststack: PostgreSQL ready in %v", time.Since(start).Round(time.Millisecond))
-		}
-	})
-	if pgErr != nil {
-		unavailable(t, "PostgreSQL", pgErr)
-	}
+	pgSrv := postgresServer.get(t)
 	name := uniqueName("t", t.Name(), '_', 63)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

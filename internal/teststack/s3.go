@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -29,27 +28,13 @@ type S3Env struct {
 	Bucket    string
 }
 
-var (
-	s3Once sync.Once
-	s3Srv  S3Env // without Bucket
-	s3Err  error
-)
+var s3Server = server[S3Env]{name: "MinIO (S3)", open: openS3} // without Bucket
 
 // S3 returns the MinIO server with a new, empty bucket for this test. The
 // bucket and its objects are removed when the test has finished.
 func S3(t testing.TB) S3Env {
 	t.Helper()
-	s3Once.Do(func() {
-		start := time.Now()
-		s3Srv, s3Err = openS3()
-		if s3Err == nil {
-			t.Logf("teststack: MinIO ready in %v", time.Since(start).Round(time.Millisecond))
-		}
-	})
-	if s3Err != nil {
-		unavailable(t, "MinIO (S3)", s3Err)
-	}
-	env := s3Srv
+	env := s3Server.get(t)
 	env.Bucket = UniqueName(t, "t")
 	client := env.Client(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

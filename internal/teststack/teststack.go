@@ -31,7 +31,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
 // Credentials and region of the servers this package starts itself. MinIO and
@@ -63,6 +65,33 @@ func stackEnv(key string) (string, bool) {
 	}
 	v := os.Getenv(key)
 	return v, v != ""
+}
+
+// server is a component started on first use and shared by every test of
+// the binary.
+type server[T any] struct {
+	name string // for messages: "PostgreSQL", "MinIO (S3)", ...
+	open func() (T, error)
+	once sync.Once
+	v    T
+	err  error
+}
+
+// get starts the server on first use and returns it; a server that could
+// not be started ends the test (see unavailable).
+func (s *server[T]) get(t testing.TB) T {
+	t.Helper()
+	s.once.Do(func() {
+		start := time.Now()
+		s.v, s.err = s.open()
+		if s.err == nil {
+			t.Logf("teststack: %s ready in %v", s.name, time.Since(start).Round(time.Millisecond))
+		}
+	})
+	if s.err != nil {
+		unavailable(t, s.name, s.err)
+	}
+	return s.v
 }
 
 // unavailable ends a test whose component could not be had: a failure in CI

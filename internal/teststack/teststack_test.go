@@ -97,7 +97,7 @@ func TestPostgres(t *testing.T) {
 		t.Fatal("subtest did not get a database")
 	}
 	var exists bool
-	if err := pgSrv.admin.QueryRow(ctx(t), "SELECT EXISTS (SELECT FROM pg_database WHERE datname = $1)", dbName).Scan(&exists); err != nil {
+	if err := postgresServer.v.admin.QueryRow(ctx(t), "SELECT EXISTS (SELECT FROM pg_database WHERE datname = $1)", dbName).Scan(&exists); err != nil {
 		t.Fatal(err)
 	}
 	if exists {
