@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/ddb2pg/ddb2pg/pkg/ddbitem"
+	"github.com/ddb2pg/ddb2pg/pkg/mapping"
 )
 
 // The checks below read exports the way the real reader must (manifest
@@ -734,5 +735,21 @@ func TestValidate(t *testing.T) {
 	}
 	if len(w.Files) != 4 || w.Items != 2 {
 		t.Errorf("more files than orders: %+v", w)
+	}
+}
+
+// The tests' mapping is the example's, bar the source table.
+func TestMappingYAMLIsTheExample(t *testing.T) {
+	t.Parallel()
+	ex, err := mapping.Load("../../examples/orders/mapping.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := mapping.Parse("test.yaml", []byte(MappingYAML(ex.Source.Table)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Fingerprint() != ex.Fingerprint() {
+		t.Errorf("MappingYAML differs from examples/orders/mapping.yaml")
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/ddb2pg/ddb2pg/internal/exportgen"
 	"github.com/ddb2pg/ddb2pg/internal/teststack"
 	"github.com/ddb2pg/ddb2pg/pkg/apply"
 	"github.com/ddb2pg/ddb2pg/pkg/ddbitem"
@@ -24,35 +25,6 @@ import (
 )
 
 func TestMain(m *testing.M) { os.Exit(teststack.Run(m)) }
-
-const ordersMapping = `version: 1
-source:
-  table: Orders
-  key: [orderId]
-tables:
-  - name: customers
-    primary_key: [id]
-    shared: true
-    columns:
-      - {name: id,    from: customerId,    type: text, required: true}
-      - {name: name,  from: customerName,  type: text}
-  - name: orders
-    primary_key: [id]
-    columns:
-      - {name: id,          from: orderId,    type: text}
-      - {name: customer_id, from: customerId, type: text}
-      - {name: total,       from: total,      type: "numeric(12,2)"}
-      - {name: status,      from: status,     type: text}
-      - {name: attrs,       from: "*",        type: jsonb}
-  - name: order_items
-    for_each: items
-    primary_key: [order_id, line]
-    columns:
-      - {name: order_id,   from: $.orderId, type: text}
-      - {name: line,       from: "#index",  type: integer}
-      - {name: product_id, from: productId, type: text}
-      - {name: quantity,   from: quantity,  type: integer}
-`
 
 type env struct {
 	t    *testing.T
@@ -74,7 +46,7 @@ func setupMode(t *testing.T, cfg apply.Config, execMode string) *env {
 	ctx := context.Background()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "mapping.yaml")
-	if err := os.WriteFile(path, []byte(ordersMapping), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(exportgen.MappingYAML("Orders")), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	m, err := mapping.Load(path)

@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/ddb2pg/ddb2pg/internal/exportgen"
 	"github.com/ddb2pg/ddb2pg/internal/teststack"
 	"github.com/ddb2pg/ddb2pg/pkg/apply"
 	"github.com/ddb2pg/ddb2pg/pkg/ddbitem"
@@ -29,35 +30,6 @@ import (
 )
 
 func TestMain(m *testing.M) { os.Exit(teststack.Run(m)) }
-
-const mappingTmpl = `version: 1
-source:
-  table: %s
-  key: [orderId]
-tables:
-  - name: customers
-    primary_key: [id]
-    shared: true
-    columns:
-      - {name: id,    from: customerId,    type: text, required: true}
-      - {name: name,  from: customerName,  type: text}
-  - name: orders
-    primary_key: [id]
-    columns:
-      - {name: id,          from: orderId,    type: text}
-      - {name: customer_id, from: customerId, type: text}
-      - {name: total,       from: total,      type: "numeric(12,2)"}
-      - {name: status,      from: status,     type: text}
-      - {name: attrs,       from: "*",        type: jsonb}
-  - name: order_items
-    for_each: items
-    primary_key: [order_id, line]
-    columns:
-      - {name: order_id,   from: $.orderId, type: text}
-      - {name: line,       from: "#index",  type: integer}
-      - {name: product_id, from: productId, type: text}
-      - {name: quantity,   from: quantity,  type: integer}
-`
 
 type pg struct {
 	pool *pgxpool.Pool
@@ -169,7 +141,7 @@ func TestStreamEndToEndDynamoDBLocal(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "mapping.yaml")
-	if err := os.WriteFile(path, []byte(fmt.Sprintf(mappingTmpl, table)), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(exportgen.MappingYAML(table)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	m, err := mapping.Load(path)
@@ -336,7 +308,7 @@ func srec(seq string, ev types.OperationType, it ddbitem.Item) types.Record {
 func TestShardLineage(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "mapping.yaml")
-	os.WriteFile(path, []byte(fmt.Sprintf(mappingTmpl, "Orders")), 0o644)
+	os.WriteFile(path, []byte(exportgen.MappingYAML("Orders")), 0o644)
 	m, err := mapping.Load(path)
 	if err != nil {
 		t.Fatal(err)

@@ -24,6 +24,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/ddb2pg/ddb2pg/internal/exportgen"
 	"github.com/ddb2pg/ddb2pg/internal/teststack"
 	"github.com/ddb2pg/ddb2pg/pkg/ddbitem"
 	"github.com/ddb2pg/ddb2pg/pkg/mapping"
@@ -54,7 +55,7 @@ func BenchmarkVerifyVsScan(b *testing.B) {
 	}
 	defer db.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(table)}) //nolint:errcheck
 	mp := filepath.Join(b.TempDir(), "mapping.yaml")
-	if err := os.WriteFile(mp, []byte(fmt.Sprintf(testMapping, table)), 0o644); err != nil {
+	if err := os.WriteFile(mp, []byte(exportgen.MappingYAML(table)), 0o644); err != nil {
 		b.Fatal(err)
 	}
 	m, err := mapping.Load(mp)

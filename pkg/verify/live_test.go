@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/ddb2pg/ddb2pg/internal/exportgen"
 	"github.com/ddb2pg/ddb2pg/internal/teststack"
 	"github.com/ddb2pg/ddb2pg/pkg/apply"
 	"github.com/ddb2pg/ddb2pg/pkg/ddbitem"
@@ -44,7 +45,7 @@ func TestGOWhileStreamApplies(t *testing.T) {
 		t.Fatal(err)
 	}
 	mp := filepath.Join(t.TempDir(), "mapping.yaml")
-	if err := os.WriteFile(mp, []byte(fmt.Sprintf(testMapping, table)), 0o644); err != nil {
+	if err := os.WriteFile(mp, []byte(exportgen.MappingYAML(table)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	m, err := mapping.Load(mp)

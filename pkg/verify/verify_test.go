@@ -17,43 +17,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/ddb2pg/ddb2pg/internal/exportgen"
 	"github.com/ddb2pg/ddb2pg/internal/teststack"
 	"github.com/ddb2pg/ddb2pg/pkg/ddbitem"
 	"github.com/ddb2pg/ddb2pg/pkg/mapping"
 	"github.com/ddb2pg/ddb2pg/pkg/report"
 	"github.com/ddb2pg/ddb2pg/pkg/rowsql"
 )
-
-const testMapping = `version: 1
-source:
-  table: %s
-  key: [orderId]
-tables:
-  - name: customers
-    primary_key: [id]
-    shared: true
-    columns:
-      - {name: id,    from: customerId,    type: text, required: true}
-      - {name: name,  from: customerName,  type: text}
-  - name: orders
-    primary_key: [id]
-    columns:
-      - {name: id,          from: orderId,    type: text}
-      - {name: customer_id, from: customerId, type: text}
-      - {name: total,       from: total,      type: "numeric(12,2)"}
-      - {name: status,      from: status,     type: text}
-      - {name: created_at,  from: createdAt,  type: timestamptz}
-      - {name: attrs,       from: "*",        type: jsonb}
-  - name: order_items
-    for_each: items
-    primary_key: [order_id, line]
-    columns:
-      - {name: order_id,   from: $.orderId, type: text}
-      - {name: line,       from: "#index",  type: integer}
-      - {name: product_id, from: productId, type: text}
-      - {name: quantity,   from: quantity,  type: integer}
-      - {name: price_at_purchase, from: price, type: "numeric(12,2)"}
-`
 
 const nItems = 30
 
@@ -96,7 +66,7 @@ func newFixture(t *testing.T) *fixture {
 	f := &fixture{ddb: testDynamoDB(t), table: teststack.UniqueName(t, "Orders")}
 	dir := t.TempDir()
 	mp := filepath.Join(dir, "mapping.yaml")
-	if err := os.WriteFile(mp, []byte(fmt.Sprintf(testMapping, f.table)), 0o644); err != nil {
+	if err := os.WriteFile(mp, []byte(exportgen.MappingYAML(f.table)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	m, err := mapping.Load(mp)
