@@ -116,7 +116,8 @@ func (f *function) handle(ctx context.Context, payload json.RawMessage) (events.
 		if err := f.openPool(ctx, true); err == nil {
 			more := f.apply(ctx, recs[res.Committed:])
 			more.Committed += res.Committed
-			more.Stats = addStats(res.Stats, more.Stats)
+			res.Stats.Add(more.Stats)
+			more.Stats = res.Stats
 			res = more
 		} else {
 			res.Err = err
@@ -157,24 +158,6 @@ func (f *function) apply(ctx context.Context, recs []stream.Record) apply.Result
 		return apply.Result{Err: err}
 	}
 	return f.eng.Apply(ctx, f.pool, recs, nil)
-}
-
-func addStats(a, b apply.Stats) apply.Stats {
-	a.Records += b.Records
-	a.Applied += b.Applied
-	a.Skipped += b.Skipped
-	a.Rejected += b.Rejected
-	a.TTLIgnored += b.TTLIgnored
-	if a.FirstSeq == "" {
-		a.FirstSeq = b.FirstSeq
-	}
-	if b.LastSeq != "" {
-		a.LastSeq = b.LastSeq
-	}
-	if b.NewestTime.After(a.NewestTime) {
-		a.NewestTime = b.NewestTime
-	}
-	return a
 }
 
 // emitMetrics writes one CloudWatch Embedded Metric Format line.

@@ -148,7 +148,8 @@ type Stats struct {
 	NewestTime        time.Time
 }
 
-func (s *Stats) add(o Stats) {
+// Add accumulates o, the stats of a later batch, into s.
+func (s *Stats) Add(o Stats) {
 	s.Records += o.Records
 	s.Applied += o.Applied
 	s.Skipped += o.Skipped
@@ -207,7 +208,7 @@ func (e *Engine) Apply(ctx context.Context, db DB, records []stream.Record, hook
 			res.Err = err
 			return res
 		}
-		res.add(st)
+		res.Add(st)
 		res.Committed = end
 	}
 	return res
@@ -435,7 +436,7 @@ func (e *Engine) applyChunk(ctx context.Context, db DB, recs []stream.Record, ho
 				if err = sp.Commit(ctx); err != nil {
 					return total, err
 				}
-				total.add(st)
+				total.Add(st)
 				continue
 			}
 			_ = sp.Rollback(ctx)
@@ -465,7 +466,7 @@ func (e *Engine) applyChunk(ctx context.Context, db DB, recs []stream.Record, ho
 				}
 				st = Stats{Records: 1, Rejected: 1, FirstSeq: p.rec.Seq, LastSeq: p.rec.Seq}
 			}
-			total.add(st)
+			total.Add(st)
 		}
 		if hook != nil {
 			if err := hook(ctx, tx, recs); err != nil {
@@ -514,7 +515,7 @@ func (e *Engine) write(ctx context.Context, tx pgx.Tx, ps []prepared, careful bo
 			if err != nil {
 				return total, err
 			}
-			total.add(st)
+			total.Add(st)
 			start = i
 			clear(keys)
 		}
@@ -526,7 +527,7 @@ func (e *Engine) write(ctx context.Context, tx pgx.Tx, ps []prepared, careful bo
 	if err != nil {
 		return total, err
 	}
-	total.add(st)
+	total.Add(st)
 	return total, nil
 }
 

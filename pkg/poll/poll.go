@@ -436,7 +436,7 @@ func (p *poller) apply(ctx context.Context, s *shardState, recs []stream.Record)
 			if last := lastValidSeq(recs[:res.Committed]); last != "" {
 				s.lastSeq = last
 			}
-			p.st.add(res.Stats)
+			p.st.Add(res.Stats)
 			p.st.Batches++
 			p.log.Info("batch applied", "shard", s.id, "records", res.Records, "applied", res.Applied,
 				"skipped", res.Skipped, "rejected", res.Rejected, "first_seq", res.FirstSeq, "last_seq", res.LastSeq,
@@ -457,23 +457,6 @@ func (p *poller) apply(ctx context.Context, s *shardState, recs []stream.Record)
 		backoff = min(backoff*2, 10*time.Second)
 	}
 	return nil
-}
-
-func (s *Stats) add(o apply.Stats) {
-	s.Records += o.Records
-	s.Applied += o.Applied
-	s.Skipped += o.Skipped
-	s.Rejected += o.Rejected
-	s.TTLIgnored += o.TTLIgnored
-	if s.FirstSeq == "" {
-		s.FirstSeq = o.FirstSeq
-	}
-	if o.LastSeq != "" {
-		s.LastSeq = o.LastSeq
-	}
-	if o.NewestTime.After(s.NewestTime) {
-		s.NewestTime = o.NewestTime
-	}
 }
 
 func lastValidSeq(recs []stream.Record) string {
