@@ -29,33 +29,59 @@ func (e *NumberError) Error() string {
 // not accepted here: Ion's form is converted by its decoder). It never goes
 // through float64.
 func ParseNumber(s string) (Decimal, error) {
-	var d Decimal
+	p, err := SplitNumber(s)
+	if err != nil {
+		return Decimal{}, err
+	}
+	digits := p.Int + p.Frac // no copy unless both are there
+	if digits == "" {
+		return Decimal{}, nil
+	}
+	return Decimal{Neg: p.Neg, Digits: digits, Exp: p.Exp}, nil
+}
+
+// NumberParts is a number text split in place, without allocating: the
+// value is (-1)^Neg × digits × 10^Exp, where digits (Int followed by Frac,
+// both substrings of the text) has no leading or trailing zeros. Zero has
+// no digits and no sign. Scale is the number of decimal places as written
+// ("1.50" → 2, "1.5E+1" → 0), what PostgreSQL keeps as a numeric's scale.
+type NumberParts struct {
+	Neg        bool
+	Int, Frac  string
+	Exp, Scale int
+}
+
+// maxExponent bounds exponents so arithmetic on them cannot overflow; far
+// beyond anything DynamoDB (10^-130 .. 10^126) stores.
+const maxExponent = 100_000
+
+// SplitNumber reads the syntax ParseNumber accepts, for callers on a hot
+// path that need no Decimal. Errors are *NumberError.
+func SplitNumber(s string) (NumberParts, error) {
+	var n NumberParts
 	i := 0
 	if i < len(s) && (s[i] == '+' || s[i] == '-') {
-		d.Neg = s[i] == '-'
+		n.Neg = s[i] == '-'
 		i++
 	}
-	var digits strings.Builder
-	intStart := i
+	a := i
 	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-		digits.WriteByte(s[i])
 		i++
 	}
-	nInt := i - intStart
-	nFrac := 0
+	intp := s[a:i]
+	var frac string
 	if i < len(s) && s[i] == '.' {
 		i++
-		fs := i
+		b := i
 		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-			digits.WriteByte(s[i])
 			i++
 		}
-		nFrac = i - fs
+		frac = s[b:i]
 	}
-	if nInt+nFrac == 0 {
-		return Decimal{}, &NumberError{s, "no digits"}
+	if intp == "" && frac == "" {
+		return NumberParts{}, &NumberError{s, "no digits"}
 	}
-	exp := 0
+	e := 0
 	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
 		i++
 		eneg := false
@@ -63,34 +89,44 @@ func ParseNumber(s string) (Decimal, error) {
 			eneg = s[i] == '-'
 			i++
 		}
-		es := i
+		b := i
 		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-			if exp > 100000 {
-				return Decimal{}, &NumberError{s, "exponent out of range"}
+			if e > maxExponent {
+				return NumberParts{}, &NumberError{s, "exponent out of range"}
 			}
-			exp = exp*10 + int(s[i]-'0')
+			e = e*10 + int(s[i]-'0')
 			i++
 		}
-		if i == es {
-			return Decimal{}, &NumberError{s, "empty exponent"}
+		if i == b {
+			return NumberParts{}, &NumberError{s, "empty exponent"}
 		}
 		if eneg {
-			exp = -exp
+			e = -e
 		}
 	}
 	if i != len(s) {
-		return Decimal{}, &NumberError{s, fmt.Sprintf("unexpected %q", s[i:])}
+		return NumberParts{}, &NumberError{s, fmt.Sprintf("unexpected %q", s[i:])}
 	}
-	ds := strings.TrimLeft(digits.String(), "0")
-	exp -= nFrac
-	trimmed := strings.TrimRight(ds, "0")
-	exp += len(ds) - len(trimmed)
-	if trimmed == "" {
-		return Decimal{}, nil // zero, sign dropped
+	n.Scale = max(0, len(frac)-e)
+	n.Exp = e - len(frac)
+	intp = strings.TrimLeft(intp, "0")
+	if intp == "" {
+		frac = strings.TrimLeft(frac, "0")
 	}
-	d.Digits = trimmed
-	d.Exp = exp
-	return d, nil
+	if t := strings.TrimRight(frac, "0"); len(t) != len(frac) {
+		n.Exp += len(frac) - len(t)
+		frac = t
+	}
+	if frac == "" {
+		t := strings.TrimRight(intp, "0")
+		n.Exp += len(intp) - len(t)
+		intp = t
+	}
+	if intp == "" && frac == "" {
+		return NumberParts{Scale: n.Scale}, nil // zero, sign dropped as PostgreSQL does
+	}
+	n.Int, n.Frac = intp, frac
+	return n, nil
 }
 
 // IsZero reports whether d is zero.

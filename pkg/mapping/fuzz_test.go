@@ -311,7 +311,8 @@ func checkValue(t *testing.T, c *Column, v any) {
 	}
 }
 
-// FuzzNumber: the allocation-free number reader agrees with ddbitem's.
+// FuzzNumber: mapping's number (canonical text, comparison) agrees with
+// ddbitem's Decimal for every text ddbitem.SplitNumber accepts.
 func FuzzNumber(f *testing.F) {
 	for _, s := range []string{"0", "-0", "1.50", "1E+2", "0.0012", "10.0E-1", "+.5", "5.", "", ".", "1e", "-00100.00100e-3", "1E+100001"} {
 		f.Add(s)

@@ -4,15 +4,16 @@ import (
 	"math"
 	"math/big"
 	"strconv"
-	"strings"
 
 	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/ddb2pg/ddb2pg/pkg/ddbitem"
 )
 
-// number is a DynamoDB number text split in place, without allocating: the
-// value is (-1)^neg × digits × 10^exp, where digits (d1 followed by d2, both
-// substrings of the text) has no leading or trailing zeros. Zero has no
-// digits. It is ddbitem.Decimal without the allocation, for the hot path.
+// number is a DynamoDB number text split in place by ddbitem.SplitNumber,
+// without allocating, carrying the conversions the column types need: the
+// value is (-1)^neg × digits × 10^exp, where digits (d1 followed by d2) has
+// no leading or trailing zeros. Zero has no digits.
 type number struct {
 	neg    bool
 	d1, d2 string
@@ -22,82 +23,14 @@ type number struct {
 	scale int
 }
 
-// maxExp bounds exponents (as ddbitem.ParseNumber does) so arithmetic on
-// them cannot overflow; far beyond anything DynamoDB (10^-130 .. 10^126)
-// stores.
-const maxExp = 100_000
-
-// parseNumber reads DynamoDB number syntax: optional sign, digits with an
-// optional fraction, optional exponent. ok is false for anything else.
+// parseNumber splits a DynamoDB number text (ddbitem.SplitNumber); ok is
+// false for anything that is not one.
 func parseNumber(s string) (n number, ok bool) {
-	i := 0
-	if i < len(s) && (s[i] == '+' || s[i] == '-') {
-		n.neg = s[i] == '-'
-		i++
-	}
-	a := i
-	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-		i++
-	}
-	intp := s[a:i]
-	var frac string
-	if i < len(s) && s[i] == '.' {
-		i++
-		b := i
-		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-			i++
-		}
-		frac = s[b:i]
-	}
-	if intp == "" && frac == "" {
+	p, err := ddbitem.SplitNumber(s)
+	if err != nil {
 		return number{}, false
 	}
-	e := 0
-	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
-		i++
-		eneg := false
-		if i < len(s) && (s[i] == '+' || s[i] == '-') {
-			eneg = s[i] == '-'
-			i++
-		}
-		b := i
-		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-			if e > maxExp {
-				return number{}, false
-			}
-			e = e*10 + int(s[i]-'0')
-			i++
-		}
-		if i == b {
-			return number{}, false
-		}
-		if eneg {
-			e = -e
-		}
-	}
-	if i != len(s) {
-		return number{}, false
-	}
-	n.scale = max(0, len(frac)-e)
-	n.exp = e - len(frac)
-	intp = strings.TrimLeft(intp, "0")
-	if intp == "" {
-		frac = strings.TrimLeft(frac, "0")
-	}
-	if t := strings.TrimRight(frac, "0"); len(t) != len(frac) {
-		n.exp += len(frac) - len(t)
-		frac = t
-	}
-	if frac == "" {
-		t := strings.TrimRight(intp, "0")
-		n.exp += len(intp) - len(t)
-		intp = t
-	}
-	if intp == "" && frac == "" {
-		return number{scale: n.scale}, true // zero, sign dropped as PostgreSQL does
-	}
-	n.d1, n.d2 = intp, frac
-	return n, true
+	return number{neg: p.Neg, d1: p.Int, d2: p.Frac, exp: p.Exp, scale: p.Scale}, true
 }
 
 func (n *number) zero() bool   { return n.d1 == "" && n.d2 == "" }
