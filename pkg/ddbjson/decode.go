@@ -661,43 +661,10 @@ func (d *Decoder) binSet() ([][]byte, *pathError) {
 }
 
 func checkNumber(s string) *pathError {
-	if plainNumber(s) {
-		return nil
-	}
-	if _, err := ddbitem.ParseNumber(s); err != nil {
+	if _, err := ddbitem.SplitNumber(s); err != nil { // checks without allocating
 		return errorf("invalid number: %v", err)
 	}
 	return nil
-}
-
-// plainNumber reports whether s is -?digits(.digits)?, the form DynamoDB
-// writes almost every number in. That form is a subset of what
-// ddbitem.ParseNumber accepts, so it skips ParseNumber's allocation on the
-// hot path without ever accepting a text ParseNumber would refuse; anything
-// else (exponents, "+1", ".5") goes through ParseNumber.
-func plainNumber(s string) bool {
-	i := 0
-	if i < len(s) && s[i] == '-' {
-		i++
-	}
-	d := i
-	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-		i++
-	}
-	if i == d {
-		return false
-	}
-	if i < len(s) && s[i] == '.' {
-		i++
-		f := i
-		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-			i++
-		}
-		if i == f {
-			return false
-		}
-	}
-	return i == len(s)
 }
 
 // strictBase64 refuses non-zero padding bits, so one binary value has one

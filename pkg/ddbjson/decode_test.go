@@ -409,21 +409,6 @@ func TestRealWorldSamples(t *testing.T) {
 	})
 }
 
-// plainNumber is a shortcut in front of ddbitem.ParseNumber: it must never
-// accept a text ParseNumber refuses.
-func FuzzPlainNumber(f *testing.F) {
-	for _, s := range []string{"0", "-1.5", "1.", ".5", "+1", "1e5", "--1", "1.2.3", "", "-", "00012.3400"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		if plainNumber(s) {
-			if _, err := ddbitem.ParseNumber(s); err != nil {
-				t.Fatalf("plainNumber(%q) accepted what ParseNumber refuses: %v", s, err)
-			}
-		}
-	})
-}
-
 // After any call, success or error, a Decoder's scratch holds no values
 // (it is pooled: leftovers would keep items alive and leak into later ones).
 func TestDecoderScratchIsClean(t *testing.T) {
