@@ -287,7 +287,7 @@ func TestBootstrapRuntimeAPI(t *testing.T) {
 	}
 
 	// 4. Events the function must refuse as a whole.
-	kinesis, err := os.ReadFile("../../shared/real-world/lambda-events/powertools-ts-kinesis-delivered-dynamodb.json")
+	kinesis, err := os.ReadFile("../testdata/real-world/lambda-events/powertools-ts-kinesis-delivered-dynamodb.json")
 	if err != nil {
 		t.Fatal(err)
 	}

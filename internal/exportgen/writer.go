@@ -361,7 +361,7 @@ func (l *layout) finish(results []fileResult) (*Written, error) {
 	var billed int64
 	for _, r := range results {
 		// The etag of a one-part multipart upload: MD5 of the part's MD5,
-		// then "-1" (the genuine exports in shared/real-world show this).
+		// then "-1" (the genuine exports in testdata/real-world show this).
 		etag := md5.Sum(r.sum[:])
 		b, err := json.Marshal(manifestFile{
 			ItemCount:     r.items,

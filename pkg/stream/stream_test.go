@@ -17,7 +17,7 @@ import (
 	"github.com/ddb2pg/ddb2pg/pkg/ddbjson"
 )
 
-const realWorld = "../../../shared/real-world"
+const realWorld = "../../testdata/real-world"
 
 func readRW(t *testing.T, rel string) []byte {
 	t.Helper()
