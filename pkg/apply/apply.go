@@ -236,26 +236,9 @@ type prepared struct {
 	index int
 }
 
-func (e *Engine) origin(r *stream.Record) string {
-	if r.ShardID != "" {
-		return "stream " + r.ShardID + " seq " + r.Seq
-	}
-	return "stream seq " + r.Seq
-}
-
-const maxRawValue = 64 << 10
-
-func (e *Engine) reject(p *prepared, rej ledger.Reject) {
-	rej.SourceTable = e.m.Source.Table
-	rej.ItemKey = p.key
-	rej.Origin = e.origin(p.rec)
-	rej.ShardID = p.rec.ShardID
-	if stream.ValidSeq(p.rec.Seq) == nil {
-		rej.Seq = p.rec.Seq
-	}
-	if len(rej.RawValue) > maxRawValue {
-		rej.RawValue = rej.RawValue[:maxRawValue] + "…(truncated)"
-	}
+// reject records why the record p cannot be written (see ledger.NewReject).
+func (e *Engine) reject(p *prepared, prob ledger.Problem) {
+	rej := ledger.NewReject(ledger.Source{Table: e.m.Source.Table, Stream: true, ShardID: p.rec.ShardID, Seq: p.rec.Seq}, p.key, prob)
 	p.rej = &rej
 }
 
@@ -268,24 +251,30 @@ func (e *Engine) prepare(ctx context.Context, recs []stream.Record) ([]prepared,
 		r := &recs[i]
 		p := &ps[i]
 		p.rec, p.index = r, i
-		if r.Err != nil {
-			p.kind = kInvalid
-			raw := r.Keys.String()
-			if r.Keys == nil {
-				raw = ""
+		if r.Err != nil || r.Check() != nil {
+			// Unreadable. When its item and its place in the stream are
+			// known, it is the item's change all the same: handled as a
+			// rejected image (the version advances, the old rows go).
+			// Otherwise it is recorded and changes nothing.
+			err := r.Err
+			if err == nil {
+				err = r.Check()
 			}
-			e.reject(p, ledger.Reject{RawValue: raw, Reason: "unreadable stream record: " + r.Err.Error()})
-			continue
-		}
-		if err := r.Check(); err != nil {
 			p.kind = kInvalid
-			e.reject(p, ledger.Reject{Reason: "unreadable stream record: " + err.Error()})
+			raw := imageText(r)
+			if len(r.Keys) > 0 && stream.ValidSeq(r.Seq) == nil {
+				if key, kerr := e.m.KeyOf(r.Keys); kerr == nil {
+					p.kind, p.key, p.keys = kRejectImg, string(key), r.Keys
+					lastOf[p.key] = i
+				}
+			}
+			e.reject(p, ledger.Problem{Raw: raw, Reason: "unreadable stream record: " + err.Error()})
 			continue
 		}
 		key, err := e.m.KeyOf(r.Keys)
 		if err != nil {
 			p.kind = kInvalid
-			e.reject(p, ledger.Reject{RawValue: r.Keys.String(), Reason: "reading the item's key: " + err.Error()})
+			e.reject(p, ledger.Problem{Raw: r.Keys.String(), Reason: "reading the item's key: " + err.Error()})
 			continue
 		}
 		p.key, p.keys = string(key), r.Keys
@@ -349,7 +338,7 @@ func (e *Engine) convert(ps []prepared, toConvert []conv) {
 		rows, rej := e.m.Rows(c.img)
 		if rej != nil {
 			p.kind = kRejectImg
-			e.reject(p, ledger.Reject{PGTable: rej.Table, PGColumn: rej.Column, Path: rej.Path, RawValue: rej.Raw, Reason: rej.Reason})
+			e.reject(p, ledger.FromMapping(rej))
 			return
 		}
 		p.rows = rows
@@ -445,7 +434,7 @@ func (e *Engine) applyChunk(ctx context.Context, db DB, recs []stream.Record, ho
 			}
 			// Reject the record: its item's rows go, its version advances.
 			p := ps[i]
-			e.reject(&p, ledger.Reject{RawValue: imageText(p.rec), Reason: "PostgreSQL refused the item's rows: " + err.Error()})
+			e.reject(&p, ledger.Problem{Raw: imageText(p.rec), Reason: "PostgreSQL refused the item's rows: " + err.Error()})
 			p.kind = kRejectImg
 			sp, err = tx.Begin(ctx)
 			if err != nil {
@@ -461,10 +450,11 @@ func (e *Engine) applyChunk(ctx context.Context, db DB, recs []stream.Record, ho
 					return total, err
 				}
 				// Even the delete fails: record the reject alone.
-				if err := e.cfg.Ledger.InsertRejects(ctx, tx, []ledger.Reject{*p.rej}); err != nil {
+				n, err := e.cfg.Ledger.InsertRejects(ctx, tx, []ledger.Reject{*p.rej})
+				if err != nil {
 					return total, err
 				}
-				st = Stats{Records: 1, Rejected: 1, FirstSeq: p.rec.Seq, LastSeq: p.rec.Seq}
+				st = Stats{Records: 1, Rejected: n, Skipped: 1 - n, FirstSeq: p.rec.Seq, LastSeq: p.rec.Seq}
 			}
 			total.Add(st)
 		}
@@ -477,11 +467,16 @@ func (e *Engine) applyChunk(ctx context.Context, db DB, recs []stream.Record, ho
 	})
 }
 
+// imageText is the record's item as read, for a reject: the new image, or
+// the keys ("" when it has neither).
 func imageText(r *stream.Record) string {
 	if r.NewImage != nil {
 		return r.NewImage.String()
 	}
-	return r.Keys.String()
+	if r.Keys != nil {
+		return r.Keys.String()
+	}
+	return ""
 }
 
 func (e *Engine) inTx(ctx context.Context, db DB, fn func(tx pgx.Tx) (Stats, error)) (Stats, error) {
@@ -617,9 +612,14 @@ func (e *Engine) writeGroup(ctx context.Context, tx pgx.Tx, ps []prepared, caref
 	if err := e.writeItems(ctx, tx, &batch, writes, careful); err != nil {
 		return st, err
 	}
-	if err := e.cfg.Ledger.InsertRejects(ctx, tx, rejects); err != nil {
+	n, err := e.cfg.Ledger.InsertRejects(ctx, tx, rejects)
+	if err != nil {
 		return st, err
 	}
+	// An unreadable record delivered again is recorded once: the repeats
+	// count as skipped. (A rejected image delivered again loses its claim.)
+	st.Rejected -= len(rejects) - n
+	st.Skipped += len(rejects) - n
 	return st, nil
 }
 

@@ -151,6 +151,9 @@ func (l *Ledger) Ensure(ctx context.Context, conn interface {
 			return fmt.Errorf("creating bookkeeping schema %s: %w", l.name, err)
 		}
 	}
+	if err := l.ensureRejectDedupe(ctx, tx); err != nil {
+		return fmt.Errorf("creating bookkeeping schema %s: %w", l.name, err)
+	}
 	if _, err := tx.Exec(ctx, `INSERT INTO `+l.T("meta")+` (key, value) VALUES ('schema_version', $1)
 		ON CONFLICT (key) DO NOTHING`, fmt.Sprint(SchemaVersion)); err != nil {
 		return fmt.Errorf("recording bookkeeping version: %w", err)

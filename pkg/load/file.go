@@ -3,6 +3,7 @@ package load
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -10,15 +11,13 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/ddb2pg/ddb2pg/pkg/ddbitem"
+	"github.com/ddb2pg/ddb2pg/pkg/ddbjson"
 	"github.com/ddb2pg/ddb2pg/pkg/decode"
 	"github.com/ddb2pg/ddb2pg/pkg/export"
 	"github.com/ddb2pg/ddb2pg/pkg/ledger"
 	"github.com/ddb2pg/ddb2pg/pkg/mapping"
 	"github.com/ddb2pg/ddb2pg/pkg/rowsql"
 )
-
-// maxRawValue bounds the raw value kept with a reject.
-const maxRawValue = 64 << 10
 
 // loadOne claims one file and loads it in one transaction. It returns the
 // file's key with any error once a file was claimed, and (nil, "", nil) when
@@ -89,6 +88,10 @@ type pendingItem struct {
 	// table: computed by the mapper while the rows are in its cache.
 	pks []pkHash
 	chg *change // an incremental export's change (incremental.go)
+	// rej is set when the item's copy (or change) is rejected: rows is
+	// nil, and if the copy is the item's newest its rows go and rej is
+	// recorded.
+	rej *ledger.Reject
 }
 
 // sharedBuf collects one shared table's rows of a file, first writer wins.
@@ -97,6 +100,7 @@ type sharedBuf struct {
 	rows    [][]any
 	pks     []pkHash // rows' keys
 	stage   string   // temp table name once created
+	ord     string   // the staging table's own column (quoted): the order rows were staged in
 	copy    *copyText
 	staged  int64
 	spilled bool
@@ -237,10 +241,17 @@ func (fl *fileLoad) read(ctx context.Context) error {
 
 // take merges a mapped chunk's rejects into the file's and flushes its items.
 func (fl *fileLoad) take(ctx context.Context, c *lineChunk) error {
-	fl.rejects = append(fl.rejects, c.rejects...)
-	fl.res.Rejected += int64(len(c.rejects))
-	fl.r.rejected.Add(int64(len(c.rejects)))
+	for _, rej := range c.rejects {
+		fl.addReject(rej)
+	}
 	return fl.flush(ctx, c.items)
+}
+
+// addReject records rej with the file's rows and counts it.
+func (fl *fileLoad) addReject(rej ledger.Reject) {
+	fl.rejects = append(fl.rejects, rej)
+	fl.res.Rejected++
+	fl.r.rejected.Add(1)
 }
 
 // mapChunk decodes and maps a chunk's lines.
@@ -251,17 +262,43 @@ func (fl *fileLoad) mapChunk(dec decode.LineDecoder, c *lineChunk) {
 	}
 }
 
-func (fl *fileLoad) reject(c *lineChunk, line int64, key string, rej ledger.Reject) {
-	rej.SourceTable = fl.r.cfg.Mapping.Source.Table
-	rej.ItemKey = key
-	rej.ExportID = fl.r.cfg.Export.ID()
-	rej.FileKey = fl.file.Key
-	rej.Line = line
-	rej.Origin = fmt.Sprintf("export %s file %s line %d", rej.ExportID, fl.file.Key, line)
-	if len(rej.RawValue) > maxRawValue {
-		rej.RawValue = rej.RawValue[:maxRawValue] + "…(truncated)"
+// newReject is the reject of the data line line, naming key ("" unknown).
+func (fl *fileLoad) newReject(line int64, key string, p ledger.Problem) ledger.Reject {
+	return ledger.NewReject(ledger.Source{Table: fl.r.cfg.Mapping.Source.Table, ExportID: fl.r.cfg.Export.ID(),
+		FileKey: fl.file.Key, Line: line}, key, p)
+}
+
+// reject records a line that names no version of an item: it is recorded
+// whatever the bookkeeping holds, and changes no rows.
+func (fl *fileLoad) reject(c *lineChunk, line int64, key string, p ledger.Problem) {
+	c.rejects = append(c.rejects, fl.newReject(line, key, p))
+}
+
+// rejectCopy queues a full export's copy of the item key that cannot be
+// written: like a good copy it claims the item's version (if newer than
+// what is applied), and then the item's rows go and the reject is recorded
+// (see flush), as the stream does with a rejected new image.
+func (fl *fileLoad) rejectCopy(c *lineChunk, line int64, key string, p ledger.Problem) {
+	rej := fl.newReject(line, key, p)
+	c.items = append(c.items, pendingItem{key: key, rej: &rej})
+}
+
+// salvageKey names the item of a line that does not decode, when its key
+// attributes are readable (DynamoDB JSON only): "" otherwise.
+func (fl *fileLoad) salvageKey(data []byte) string {
+	if f := fl.r.cfg.Export.Format(); f != export.FormatDynamoDBJSON && f != "" {
+		return ""
 	}
-	c.rejects = append(c.rejects, rej)
+	m := fl.r.cfg.Mapping
+	keys := ddbjson.SalvageKeys(data, m.Source.Key)
+	if keys == nil {
+		return ""
+	}
+	key, err := m.KeyOf(keys)
+	if err != nil {
+		return ""
+	}
+	return string(key)
 }
 
 // handle takes one data line: decode, key, map; rejected items are recorded
@@ -269,7 +306,15 @@ func (fl *fileLoad) reject(c *lineChunk, line int64, key string, rej ledger.Reje
 func (fl *fileLoad) handle(dec decode.LineDecoder, c *lineChunk, line int64, data []byte) {
 	rec, err := dec.DecodeExportLine(data)
 	if err != nil {
-		fl.reject(c, line, "", ledger.Reject{RawValue: string(data), Reason: "undecodable line: " + err.Error()})
+		p := ledger.Problem{Raw: string(data), Reason: "undecodable line: " + err.Error()}
+		key := fl.salvageKey(data)
+		if key != "" && fl.r.engine == nil {
+			// A full export's copy of a known item: rejected as a copy.
+			// (An incremental export's change needs its write time.)
+			fl.rejectCopy(c, line, key, p)
+			return
+		}
+		fl.reject(c, line, key, p)
 		return
 	}
 	if fl.r.engine != nil || rec.Incremental {
@@ -277,7 +322,7 @@ func (fl *fileLoad) handle(dec decode.LineDecoder, c *lineChunk, line int64, dat
 		return
 	}
 	if rec.Item == nil {
-		fl.reject(c, line, "", ledger.Reject{RawValue: string(data), Reason: `line has no "Item" (is this an incremental export?)`})
+		fl.reject(c, line, "", ledger.Problem{Raw: string(data), Reason: `line has no "Item" (is this an incremental export?)`})
 		return
 	}
 	if r, ok := dec.(decode.Recycler); ok {
@@ -287,13 +332,12 @@ func (fl *fileLoad) handle(dec decode.LineDecoder, c *lineChunk, line int64, dat
 	m := fl.r.cfg.Mapping
 	key, err := m.KeyOf(rec.Item)
 	if err != nil {
-		fl.reject(c, line, "", ledger.Reject{RawValue: rec.Item.String(), Reason: "reading the item's key: " + err.Error()})
+		fl.reject(c, line, "", ledger.Problem{Raw: rec.Item.String(), Reason: "reading the item's key: " + err.Error()})
 		return
 	}
 	rows, rej := m.Rows(rec.Item)
 	if rej != nil {
-		fl.reject(c, line, string(key), ledger.Reject{PGTable: rej.Table, PGColumn: rej.Column, Path: rej.Path,
-			RawValue: rej.Raw, Reason: rej.Reason})
+		fl.rejectCopy(c, line, string(key), ledger.FromMapping(rej))
 		return
 	}
 	c.items = append(c.items, pendingItem{key: string(key), rows: rows, pks: fl.sharedPKs(rows)})
@@ -347,7 +391,11 @@ func (fl *fileLoad) flush(ctx context.Context, chunk []pendingItem) error {
 			fl.res.Skipped++
 			continue
 		}
-		fl.res.Loaded++
+		if p.rej != nil {
+			fl.addReject(*p.rej)
+		} else {
+			fl.res.Loaded++
+		}
 		if last[p.key] != i || (fresh && !fl.careful) {
 			continue
 		}
@@ -380,14 +428,14 @@ func (fl *fileLoad) flush(ctx context.Context, chunk []pendingItem) error {
 	}
 	for ti, rt := range fl.r.tables {
 		if rt.T.Shared {
-			if err := fl.addShared(ctx, chunk, ti, rt, claim, last); err != nil {
+			if err := fl.addShared(ctx, chunk, ti, rt, last); err != nil {
 				return err
 			}
 			continue
 		}
 		var rows [][]any
 		for i, p := range chunk {
-			if _, won := claim.Won[p.key]; !won || last[p.key] != i {
+			if _, won := claim.Won[p.key]; !won || last[p.key] != i || p.rows == nil {
 				continue
 			}
 			for _, row := range p.rows[ti] {
@@ -404,7 +452,13 @@ func (fl *fileLoad) flush(ctx context.Context, chunk []pendingItem) error {
 	return fl.sendIfFull(ctx)
 }
 
-func (fl *fileLoad) addShared(ctx context.Context, chunk []pendingItem, ti int, rt *rowsql.Table, claim ledger.ExportClaim, last map[string]int) error {
+// addShared buffers the shared rows of table ti of the chunk's items, for
+// insert-if-absent at the file's end. Every copy that maps contributes,
+// whether it won its item or the item holds a newer version (the stream's,
+// a newer export's): shared rows are never deleted with an item, so the
+// rows an older copy referenced are there whatever order the backfill and
+// the stream ran in. A row that exists is never overwritten.
+func (fl *fileLoad) addShared(ctx context.Context, chunk []pendingItem, ti int, rt *rowsql.Table, last map[string]int) error {
 	sb := fl.shared[ti]
 	if sb == nil {
 		sb = &sharedBuf{seen: map[pkHash]struct{}{}}
@@ -413,7 +467,7 @@ func (fl *fileLoad) addShared(ctx context.Context, chunk []pendingItem, ti int, 
 	committed := fl.r.committed.view(ti)
 	defer committed.done()
 	for i, p := range chunk {
-		if _, won := claim.Won[p.key]; !won || last[p.key] != i {
+		if last[p.key] != i || p.rows == nil {
 			continue
 		}
 		off := sharedOffset(fl.r.tables, p.rows, ti)
@@ -447,11 +501,12 @@ func (fl *fileLoad) spill(ctx context.Context, ti int, rt *rowsql.Table) error {
 	}
 	if sb.stage == "" {
 		sb.stage = fmt.Sprintf("ddb2pg_stage_%d", ti)
+		sb.ord = pgx.Identifier{stagingOrdColumn(rt.T)}.Sanitize()
 		cols := make([]string, len(rt.T.Columns))
 		for i, c := range rt.T.Columns {
 			cols[i] = pgx.Identifier{c.Name}.Sanitize() + " " + c.Type.Name
 		}
-		if _, err := fl.tx.Exec(ctx, "CREATE TEMP TABLE "+sb.stage+" (ddb2pg_ord bigserial, "+strings.Join(cols, ", ")+") ON COMMIT DROP"); err != nil {
+		if _, err := fl.tx.Exec(ctx, "CREATE TEMP TABLE "+sb.stage+" ("+sb.ord+" bigserial, "+strings.Join(cols, ", ")+") ON COMMIT DROP"); err != nil {
 			return fmt.Errorf("creating staging table for %s: %w", rt.T.Name, err)
 		}
 	}
@@ -466,6 +521,17 @@ func (fl *fileLoad) spill(ctx context.Context, ti int, rt *rowsql.Table) error {
 	sb.rows, sb.pks = sb.rows[:0], sb.pks[:0]
 	sb.spilled = true
 	return nil
+}
+
+// stagingOrdColumn names the staging table's own column: ddb2pg_ord, or
+// with as many underscores appended as it takes to differ from every column
+// of t (a mapped table may have any column names).
+func stagingOrdColumn(t *mapping.Table) string {
+	name := "ddb2pg_ord"
+	for slices.ContainsFunc(t.Columns, func(c *mapping.Column) bool { return c.Name == name }) {
+		name += "_"
+	}
+	return name
 }
 
 // finish writes the shared rows and the rejects, after the last chunk.
@@ -492,7 +558,7 @@ func (fl *fileLoad) finish(ctx context.Context) error {
 		// The backfill never overwrites an existing shared row: a row the
 		// stream wrote is newer than any export copy.
 		tag, err := fl.tx.Exec(ctx, "INSERT INTO "+rt.Name+" ("+rt.QuotedColumns()+") SELECT "+rt.QuotedColumns()+
-			" FROM "+sb.stage+" ORDER BY "+rt.PrimaryKey()+", ddb2pg_ord ON CONFLICT ("+rt.PrimaryKey()+") DO NOTHING")
+			" FROM "+sb.stage+" ORDER BY "+rt.PrimaryKey()+", "+sb.ord+" ON CONFLICT ("+rt.PrimaryKey()+") DO NOTHING")
 		if err != nil {
 			return fmt.Errorf("writing shared rows of %s: %w", rt.T.Name, err)
 		}

@@ -31,19 +31,18 @@ import (
 type change struct {
 	keys      ddbitem.Item
 	writeTime time.Time
-	deleted   bool           // only OldImage: the item was deleted
-	rej       *ledger.Reject // NewImage the mapping rejects
+	deleted   bool // only OldImage: the item was deleted
 }
 
 // handleChange decodes an incremental export's line into a change, or
 // rejects it.
 func (fl *fileLoad) handleChange(c *lineChunk, line int64, data []byte, rec ddbjson.Record) {
 	if fl.r.engine == nil {
-		fl.reject(c, line, "", ledger.Reject{RawValue: string(data), Reason: "an incremental export's change line in a full export"})
+		fl.reject(c, line, "", ledger.Problem{Raw: string(data), Reason: "an incremental export's change line in a full export"})
 		return
 	}
 	if !rec.Incremental {
-		fl.reject(c, line, "", ledger.Reject{RawValue: string(data), Reason: `line is not a change (no "Metadata", "Keys", "NewImage" or "OldImage"): is this a full export's line?`})
+		fl.reject(c, line, "", ledger.Problem{Raw: string(data), Reason: `line is not a change (no "Metadata", "Keys", "NewImage" or "OldImage"): is this a full export's line?`})
 		return
 	}
 	keys := rec.Keys
@@ -54,17 +53,17 @@ func (fl *fileLoad) handleChange(c *lineChunk, line int64, data []byte, rec ddbj
 		keys = rec.OldImage
 	}
 	if keys == nil {
-		fl.reject(c, line, "", ledger.Reject{RawValue: string(data), Reason: `change has no "Keys" and no image`})
+		fl.reject(c, line, "", ledger.Problem{Raw: string(data), Reason: `change has no "Keys" and no image`})
 		return
 	}
 	m := fl.r.cfg.Mapping
 	key, err := m.KeyOf(keys)
 	if err != nil {
-		fl.reject(c, line, "", ledger.Reject{RawValue: keys.String(), Reason: "reading the item's key: " + err.Error()})
+		fl.reject(c, line, "", ledger.Problem{Raw: keys.String(), Reason: "reading the item's key: " + err.Error()})
 		return
 	}
 	if rec.WriteTimeMicros <= 0 {
-		fl.reject(c, line, string(key), ledger.Reject{RawValue: string(data), Reason: "change has no Metadata.WriteTimestampMicros"})
+		fl.reject(c, line, string(key), ledger.Problem{Raw: string(data), Reason: "change has no Metadata.WriteTimestampMicros"})
 		return
 	}
 	ch := &change{keys: keys, writeTime: time.UnixMicro(rec.WriteTimeMicros).UTC(), deleted: rec.NewImage == nil}
@@ -74,10 +73,8 @@ func (fl *fileLoad) handleChange(c *lineChunk, line int64, data []byte, rec ddbj
 		if rej != nil {
 			// Kept as a change: if it is the item's newest, its rows go
 			// and the reject is recorded, as the stream does.
-			var tmp lineChunk
-			fl.reject(&tmp, line, string(key), ledger.Reject{PGTable: rej.Table, PGColumn: rej.Column, Path: rej.Path,
-				RawValue: rej.Raw, Reason: rej.Reason})
-			ch.rej = &tmp.rejects[0]
+			r := fl.newReject(line, string(key), ledger.FromMapping(rej))
+			p.rej = &r
 		} else {
 			p.rows = rows
 		}
@@ -115,10 +112,8 @@ func (fl *fileLoad) flushChanges(ctx context.Context, chunk []pendingItem) error
 			fl.res.Skipped++
 			continue
 		}
-		if p.chg.rej != nil {
-			fl.res.Rejected++
-			fl.r.rejected.Add(1)
-			fl.rejects = append(fl.rejects, *p.chg.rej)
+		if p.rej != nil {
+			fl.addReject(*p.rej)
 		} else {
 			fl.res.Loaded++
 		}
@@ -126,7 +121,7 @@ func (fl *fileLoad) flushChanges(ctx context.Context, chunk []pendingItem) error
 			continue
 		}
 		w := apply.ItemWrite{Keys: p.chg.keys, Fresh: o.Fresh}
-		if !p.chg.deleted && p.chg.rej == nil {
+		if !p.chg.deleted && p.rej == nil {
 			w.Rows = p.rows
 			for ti, rt := range fl.r.tables {
 				fl.res.TableRows[rt.T.Name] += int64(len(p.rows[ti]))
