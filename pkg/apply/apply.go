@@ -185,7 +185,10 @@ func Retryable(err error) bool {
 
 var errFetch = errors.New("reading the item from DynamoDB")
 
-// ErrNoImage is returned for a record without a new image on a stream that is not KEYS_ONLY.
+// ErrNoImage says a record carries no new image. On a KEYS_ONLY stream
+// without a Fetcher it fails the batch (the engine is misconfigured); on a
+// stream that carries new images the record is rejected (its reason wraps
+// this text).
 var ErrNoImage = errors.New("record has no NewImage")
 
 // Hook runs inside each chunk's transaction, after its records are written
@@ -302,7 +305,12 @@ func (e *Engine) prepare(ctx context.Context, recs []stream.Record) ([]prepared,
 				if p.rec.StreamViewType == stream.ViewOldImage {
 					return nil, stream.ErrOldImageOnly
 				}
-				return nil, fmt.Errorf("%s: %w (stream view type %q)", p.rec, ErrNoImage, p.rec.StreamViewType)
+				// The stream carries new images but this record has none:
+				// the item's change is unreadable, a rejected image.
+				p.kind = kRejectImg
+				e.reject(p, ledger.Problem{Raw: imageText(p.rec),
+					Reason: fmt.Sprintf("unreadable stream record: %v (stream view type %q)", ErrNoImage, p.rec.StreamViewType)})
+				continue
 			}
 			if lastOf[p.key] != i {
 				continue // superseded in this chunk: the item is read once, for its last record
