@@ -20,6 +20,7 @@ import (
 func newBackfillCmd() *cobra.Command {
 	var (
 		mappingPath, exportURI, dbURL, stateSchema, progressMode string
+		renamedFrom                                              string
 		workers, chunk                                           int
 	)
 	cmd := &cobra.Command{
@@ -83,12 +84,19 @@ Exit codes: 0 all loaded; 3 finished but some items were rejected; 1 failed; 2 u
 				pf = bar.Update
 			}
 			sum, err := load.Run(ctx, load.Config{Pool: pool, Mapping: m, Export: exp, Ledger: led, URI: exportURI,
-				Workers: workers, ChunkItems: chunk, Progress: pf, Logger: log, WaitForOthers: true})
+				RenamedFrom: renamedFrom, Workers: workers, ChunkItems: chunk, Progress: pf, Logger: log, WaitForOthers: true})
 			if bar != nil {
 				bar.Done()
 			}
 			if sum != nil {
 				printSummary(cmd.OutOrStdout(), sum)
+			}
+			var wrongTable *load.SourceTableError
+			if errors.As(err, &wrongTable) {
+				if wrongTable.RenamedFrom == "" {
+					err = fmt.Errorf("%w (--renamed-from %s)", err, wrongTable.ExportTable)
+				}
+				return usageError{err}
 			}
 			var inc *load.IncompleteError
 			if errors.As(err, &inc) {
@@ -110,6 +118,7 @@ Exit codes: 0 all loaded; 3 finished but some items were rejected; 1 failed; 2 u
 	f.IntVar(&workers, "workers", 0, "files loaded at once (default: CPU count)")
 	f.IntVar(&chunk, "chunk-items", 0, "items per round trip to PostgreSQL (default 1024)")
 	f.StringVar(&stateSchema, "state-schema", ledger.DefaultSchema, "schema of ddb2pg's bookkeeping tables")
+	f.StringVar(&renamedFrom, "renamed-from", "", "accept an export of this table (the mapping's source table was renamed from it)")
 	f.StringVar(&progressMode, "progress", "auto", "progress display: auto, bar, log or none")
 	return cmd
 }
