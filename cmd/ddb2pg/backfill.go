@@ -31,7 +31,7 @@ a local path or s3://bucket/prefix/AWSDynamoDB/<exportId>) into the tables the m
 describes. Safe to rerun after a crash, and to run as several processes on one export.
 
 Exit codes: 0 all loaded; 3 finished but some items were rejected; 1 failed; 2 usage error.`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if exportURI == "" {
 				return usageError{errors.New("--export is required")}
