@@ -83,3 +83,39 @@ func TestBackfillRefusesAnotherTablesExport(t *testing.T) {
 		t.Fatalf("recorded source %q, export of %q, %d orders", source, of, orders)
 	}
 }
+
+// TestBackfillSaysWhyItemsWereRejected: when every item is rejected for one
+// reason (here a column of status, which the mapping reads as a number),
+// the summary names the reason with its count, column and an example key,
+// says that the mapping is the likely cause, and gives the SQL for the rest.
+func TestBackfillSaysWhyItemsWereRejected(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	exp, err := exportgen.WriteExport(filepath.Join(dir, "orders"), exportgen.Config{Orders: 40, Files: 2, Seed: 6})
+	if err != nil {
+		t.Fatal(err)
+	}
+	yaml, err := os.ReadFile(sampleMapping)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const old = "{name: status,      from: status,     type: text}"
+	bad := strings.Replace(string(yaml), old, "{name: status,      from: status,     type: integer}", 1)
+	if bad == string(yaml) {
+		t.Fatal("the sample mapping's status line changed: update this test")
+	}
+	path := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(path, []byte(bad), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := runBin(t, nil, "backfill", "--mapping", path, "--export", exp.Folder, "--database-url", teststack.Postgres(t), "--progress", "none")
+	if r.code != 3 {
+		t.Fatalf("exit %d, want 3\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	for _, s := range []string{"why items were rejected", "  40 ", "orders.status", "is not a number", `[{"S":"`, "the mapping is the likely cause",
+		"SELECT item_key, pg_table, pg_column, reason, raw_value, origin FROM \"ddb2pg\".\"rejects\" WHERE export_id = '"} {
+		if !strings.Contains(r.stdout, s) {
+			t.Errorf("stdout should contain %q:\n%s", s, r.stdout)
+		}
+	}
+}

@@ -138,3 +138,66 @@ func (l *Ledger) ShardStates(ctx context.Context, db Execer, sourceTable string)
 	}
 	return out, rows.Err()
 }
+
+// RejectGroup is the rejects of one kind: same table, column and reason.
+type RejectGroup struct {
+	Table, Column, Reason string
+	Count                 int64
+	ExampleKey            string // one item's key ("" when no item key could be read)
+}
+
+// DominantReject is a data file where a single reason rejected more than
+// half of the items: the mapping, not the data, is the likely cause.
+type DominantReject struct {
+	FileKey       string
+	Items, Count  int64
+	Table, Column string
+	Reason        string
+}
+
+// RejectGroups summarises the rejects of one export (exportID "" for all of
+// sourceTable's), the largest groups first, at most limit of them.
+func (l *Ledger) RejectGroups(ctx context.Context, db Execer, sourceTable, exportID string, limit int) ([]RejectGroup, error) {
+	rows, err := db.Query(ctx, `SELECT coalesce(pg_table, ''), coalesce(pg_column, ''), reason, count(*),
+		coalesce(min(item_key), '')
+		FROM `+l.T("rejects")+` WHERE source_table = $1 AND ($2 = '' OR export_id = $2)
+		GROUP BY 1, 2, 3 ORDER BY 4 DESC, 1, 2, 3 LIMIT $3`, sourceTable, exportID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("summarising the rejects of %s: %w", sourceTable, err)
+	}
+	defer rows.Close()
+	var out []RejectGroup
+	for rows.Next() {
+		var g RejectGroup
+		if err := rows.Scan(&g.Table, &g.Column, &g.Reason, &g.Count, &g.ExampleKey); err != nil {
+			return nil, fmt.Errorf("summarising the rejects of %s: %w", sourceTable, err)
+		}
+		out = append(out, g)
+	}
+	return out, rows.Err()
+}
+
+// DominantRejects lists the files of an export where one reason rejected
+// more than half of the file's items.
+func (l *Ledger) DominantRejects(ctx context.Context, db Execer, exportID string) ([]DominantReject, error) {
+	rows, err := db.Query(ctx, `SELECT r.file_key, f.item_count, count(*), coalesce(r.pg_table, ''),
+		coalesce(r.pg_column, ''), r.reason
+		FROM `+l.T("rejects")+` r JOIN `+l.T("export_files")+` f USING (export_id, file_key)
+		WHERE r.export_id = $1
+		GROUP BY r.file_key, f.item_count, r.pg_table, r.pg_column, r.reason
+		HAVING count(*) * 2 > f.item_count
+		ORDER BY r.file_key`, exportID)
+	if err != nil {
+		return nil, fmt.Errorf("reading the rejects of export %s: %w", exportID, err)
+	}
+	defer rows.Close()
+	var out []DominantReject
+	for rows.Next() {
+		var d DominantReject
+		if err := rows.Scan(&d.FileKey, &d.Items, &d.Count, &d.Table, &d.Column, &d.Reason); err != nil {
+			return nil, fmt.Errorf("reading the rejects of export %s: %w", exportID, err)
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
