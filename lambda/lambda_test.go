@@ -503,3 +503,62 @@ func TestMalformedRecordsRejectedOneByOne(t *testing.T) {
 		t.Errorf("%d rejects, want %d", n, len(bad))
 	}
 }
+
+// slowStatus makes PostgreSQL take 30 s over an order whose status is 'slow'.
+const slowStatus = `
+	CREATE FUNCTION slow(s text) RETURNS boolean LANGUAGE sql AS
+		$$ SELECT CASE WHEN s = 'slow' THEN (SELECT true FROM pg_sleep(30)) ELSE true END $$;
+	ALTER TABLE orders ADD CONSTRAINT slow CHECK (slow(status));`
+
+// A batch cut by the invocation's deadline answers with the partial batch
+// response from the first record not committed, not a function error.
+func TestDeadlineCutsBatchToPartialResponse(t *testing.T) {
+	dsn := teststack.Postgres(t)
+	var logs bytes.Buffer
+	f := newTestFunction(t, dsn, &logs, lambdaenv.ChunkRecords, "1")
+	ctx := context.Background()
+	if _, err := f.handle(ctx, json.RawMessage(event(lambdaRecord(1, "INSERT", "o1", "new", "p1")))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.pool.Exec(ctx, slowStatus); err != nil {
+		t.Fatal(err)
+	}
+	dctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	start := time.Now()
+	resp, err := f.handle(dctx, json.RawMessage(event(
+		lambdaRecord(2, "INSERT", "o2", "new", "p1"),
+		lambdaRecord(3, "INSERT", "o3", "new", "p1"),
+		lambdaRecord(4, "INSERT", "o4", "slow", "p1"),
+		lambdaRecord(5, "INSERT", "o5", "new", "p1"),
+	)))
+	if err != nil {
+		t.Fatalf("function error %v, want a partial batch response\n%s", err, logs.String())
+	}
+	if len(resp.BatchItemFailures) != 1 || resp.BatchItemFailures[0].ItemIdentifier != fmt.Sprintf("%021d", 4) {
+		t.Fatalf("batchItemFailures %+v, want [seq 4]", resp.BatchItemFailures)
+	}
+	if d := time.Since(start); d > 2500*time.Millisecond {
+		t.Errorf("answered after %v: the margin before the deadline is not kept", d)
+	}
+	if n := count(t, f.pool, `SELECT count(*) FROM orders`); n != 3 {
+		t.Errorf("%d orders, want 3 (o1 and the committed o2, o3)", n)
+	}
+	if !strings.Contains(logs.String(), `"msg":"batch cut by the invocation deadline`) || !strings.Contains(logs.String(), `"failed_seq":"000000000000000000004"`) {
+		t.Errorf("log:\n%s", logs.String())
+	}
+	// Lambda retries from record 4; with PostgreSQL fast again it applies.
+	if _, err := f.pool.Exec(ctx, `ALTER TABLE orders DROP CONSTRAINT slow`); err != nil {
+		t.Fatal(err)
+	}
+	resp, err = f.handle(ctx, json.RawMessage(event(
+		lambdaRecord(4, "INSERT", "o4", "slow", "p1"),
+		lambdaRecord(5, "INSERT", "o5", "new", "p1"),
+	)))
+	if err != nil || len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("retry: %+v %v", resp, err)
+	}
+	if n := count(t, f.pool, `SELECT count(*) FROM orders`); n != 5 {
+		t.Errorf("%d orders after the retry, want 5", n)
+	}
+}
