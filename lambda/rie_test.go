@@ -121,7 +121,17 @@ func startEmulator(t *testing.T, bootstrap string, env ...string) *emulator {
 				<-exited
 			}
 		}
-		if err := waitListening(invokePort, exited); err != nil {
+		err := waitListening(invokePort, exited)
+		if err == nil {
+			// The port may have been another process's, taken between
+			// loopbackPort and the bind: then ours has failed and exits at once.
+			select {
+			case <-exited:
+				err = errors.New("the emulator exited")
+			case <-time.After(300 * time.Millisecond):
+			}
+		}
+		if err != nil {
 			stop()
 			if attempt < 3 { // a port taken in the meantime
 				continue
