@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -85,7 +86,13 @@ func (f *function) ensure(ctx context.Context) error {
 	return nil
 }
 
-// handle processes one DynamoDB stream event.
+// handle processes one DynamoDB stream event. A malformed record is rejected
+// (ddb2pg.rejects) and the others applied. When not every record is committed
+// — a transient failure, or the invocation's deadline less a second of
+// margin — the response's batchItemFailures names the first record not
+// committed, so Lambda retries from there. An error (a function error, the
+// whole batch retried) is only for what fails every record: an event that is
+// not a DynamoDB Streams event, an OLD_IMAGE stream, configuration.
 func (f *function) handle(ctx context.Context, payload json.RawMessage) (events.DynamoDBEventResponse, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -136,6 +143,13 @@ func (f *function) handle(ctx context.Context, payload json.RawMessage) (events.
 	if res.Err != nil {
 		failed := recs[res.Committed]
 		attrs = append(attrs, "failed_seq", failed.Seq, "error", res.Err.Error())
+		if ctx.Err() != nil || errors.Is(res.Err, context.DeadlineExceeded) {
+			// The invocation's deadline (less the margin) cut the batch: what
+			// is committed stays, Lambda retries from the first record that is not.
+			f.log.Warn("batch cut by the invocation deadline; Lambda retries from the first record not committed", attrs...)
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: failed.Seq})
+			return resp, nil
+		}
 		if !apply.Retryable(res.Err) {
 			f.log.Error("batch failed", attrs...)
 			return resp, res.Err
