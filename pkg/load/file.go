@@ -453,11 +453,13 @@ func (fl *fileLoad) flush(ctx context.Context, chunk []pendingItem) error {
 }
 
 // addShared buffers the shared rows of table ti of the chunk's items, for
-// insert-if-absent at the file's end. Every copy that maps contributes,
-// whether it won its item or the item holds a newer version (the stream's,
-// a newer export's): shared rows are never deleted with an item, so the
-// rows an older copy referenced are there whatever order the backfill and
-// the stream ran in. A row that exists is never overwritten.
+// insert-if-absent at the file's end: of each item's last copy in the chunk
+// (last), or of every item with rows (last nil: an incremental export's
+// changes). Every copy that maps contributes, whether it won its item or
+// the item holds a newer version (the stream's, a newer export's): shared
+// rows are never deleted with an item, so the rows an older copy referenced
+// are there whatever order the backfill and the stream ran in. A row that
+// exists is never overwritten.
 func (fl *fileLoad) addShared(ctx context.Context, chunk []pendingItem, ti int, rt *rowsql.Table, last map[string]int) error {
 	sb := fl.shared[ti]
 	if sb == nil {
@@ -467,7 +469,7 @@ func (fl *fileLoad) addShared(ctx context.Context, chunk []pendingItem, ti int, 
 	committed := fl.r.committed.view(ti)
 	defer committed.done()
 	for i, p := range chunk {
-		if last[p.key] != i || p.rows == nil {
+		if (last != nil && last[p.key] != i) || p.rows == nil {
 			continue
 		}
 		off := sharedOffset(fl.r.tables, p.rows, ti)

@@ -9,6 +9,7 @@ import (
 	"github.com/ddb2pg/ddb2pg/pkg/ddbitem"
 	"github.com/ddb2pg/ddb2pg/pkg/ddbjson"
 	"github.com/ddb2pg/ddb2pg/pkg/ledger"
+	"github.com/ddb2pg/ddb2pg/pkg/mapping"
 )
 
 // An incremental export (exportType INCREMENTAL_EXPORT) holds changes, not
@@ -76,7 +77,7 @@ func (fl *fileLoad) handleChange(c *lineChunk, line int64, data []byte, rec ddbj
 			r := fl.newReject(line, string(key), ledger.FromMapping(rej))
 			p.rej = &r
 		} else {
-			p.rows = rows
+			p.rows, p.pks = rows, fl.sharedPKs(rows)
 		}
 	}
 	c.items = append(c.items, p)
@@ -122,12 +123,31 @@ func (fl *fileLoad) flushChanges(ctx context.Context, chunk []pendingItem) error
 		}
 		w := apply.ItemWrite{Keys: p.chg.keys, Fresh: o.Fresh}
 		if !p.chg.deleted && p.rej == nil {
-			w.Rows = p.rows
+			// Non-shared rows only: shared rows are written as a full
+			// export's are (below).
+			w.Rows = make(mapping.Rows, len(p.rows))
 			for ti, rt := range fl.r.tables {
-				fl.res.TableRows[rt.T.Name] += int64(len(p.rows[ti]))
+				if !rt.T.Shared {
+					w.Rows[ti] = p.rows[ti]
+					fl.res.TableRows[rt.T.Name] += int64(len(p.rows[ti]))
+				}
 			}
 		}
 		writes = append(writes, w)
 	}
-	return fl.r.engine.WriteItems(ctx, fl.tx, writes, fl.careful)
+	if err := fl.r.engine.WriteItems(ctx, fl.tx, writes, fl.careful); err != nil {
+		return err
+	}
+	// Shared rows of every change that maps, applied or not, insert-if-absent
+	// at the file's end, as a full export's: an export never overwrites a
+	// shared row (the stream's may be newer), so the tables do not depend on
+	// the order of exports and stream.
+	for ti, rt := range fl.r.tables {
+		if rt.T.Shared {
+			if err := fl.addShared(ctx, chunk, ti, rt, nil); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
