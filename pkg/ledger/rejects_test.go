@@ -78,3 +78,49 @@ func TestRejectsOfAnyBytesAreAccepted(t *testing.T) {
 		t.Errorf("origins %q, want %q", origins, want)
 	}
 }
+
+// Bookkeeping written before stream rejects were unique may hold a
+// record's reject several times: Ensure keeps the first and from then on
+// records each record once.
+func TestEnsureDedupesEarlierStreamRejects(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, teststack.Postgres(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	led, _ := ledger.New("")
+	if err := led.Ensure(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	// As an older ddb2pg left it: no unique index, one record's reject
+	// three times, another's once, a file's rejects without seq.
+	if _, err := pool.Exec(ctx, `DROP INDEX ddb2pg.rejects_stream_record_idx;
+		INSERT INTO ddb2pg.rejects (source_table, reason, origin, seq, shard_id) VALUES
+			('T', 'first', 'stream s seq 7', '7', 's'), ('T', 'again', 'stream s seq 7', '7', 's'),
+			('T', 'again', 'stream s seq 7', '7', 's'), ('T', 'other', 'stream seq 7', '7', NULL);
+		INSERT INTO ddb2pg.rejects (source_table, reason, origin, export_id, file_key, line) VALUES
+			('T', 'file', 'export e file f line 1', 'e', 'f', 1), ('T', 'file', 'export e file f line 1', 'e', 'f', 1)`); err != nil {
+		t.Fatal(err)
+	}
+	if err := led.Ensure(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	var got string
+	if err := pool.QueryRow(ctx, `SELECT string_agg(reason, ',' ORDER BY id) FROM ddb2pg.rejects`).Scan(&got); err != nil {
+		t.Fatal(err)
+	}
+	if got != "first,other,file,file" {
+		t.Errorf("rejects after Ensure: %s", got)
+	}
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	r := ledger.NewReject(ledger.Source{Table: "T", Stream: true, ShardID: "s", Seq: "7"}, "", ledger.Problem{Reason: "again"})
+	if n, err := led.InsertRejects(ctx, tx, []ledger.Reject{r}); err != nil || n != 0 {
+		t.Errorf("the same record again: %d recorded, %v", n, err)
+	}
+}
