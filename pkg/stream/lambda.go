@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -61,6 +62,11 @@ func DecodeLambdaEvent(b []byte) ([]Record, error) {
 			return nil, se
 		}
 		rec.Err = err
+		if ValidSeq(rec.Seq) != nil {
+			// Kept for messages (the reject's origin): U+0000 and bytes that
+			// are not UTF-8 would make the reject unstorable.
+			rec.Seq = strings.ToValidUTF8(strings.ReplaceAll(rec.Seq, "\x00", "\uFFFD"), "\uFFFD")
+		}
 		out[i] = rec
 	}
 	return out, nil
