@@ -103,14 +103,13 @@ func decodeLambdaRecord(raw json.RawMessage) (Record, error) {
 	if err := json.Unmarshal(raw, &lr); err != nil {
 		return Record{}, fmt.Errorf("decoding the record: %w", err)
 	}
-	if len(lr.EventSource) == 0 || string(lr.EventSource) == "null" {
-		return salvageLambda(lr, errors.New("the record has no eventSource"))
-	}
 	src, ok := jsonString(lr.EventSource)
-	if !ok {
-		src = clip(lr.EventSource)
-	}
-	if src != LambdaEventSource {
+	switch {
+	case len(lr.EventSource) == 0 || string(lr.EventSource) == "null" || ok && src == "":
+		return salvageLambda(lr, errors.New("the record has no eventSource"))
+	case !ok:
+		return salvageLambda(lr, fmt.Errorf("the record's eventSource is not a string: %q", clip(lr.EventSource)))
+	case src != LambdaEventSource:
 		return Record{}, &SourceError{Source: src}
 	}
 	var r events.DynamoDBEventRecord
