@@ -317,11 +317,7 @@ func lambdaValue(v events.DynamoDBAttributeValue) (ddbitem.Value, error) {
 	case events.DataTypeString:
 		return ddbitem.Str(v.String()), nil
 	case events.DataTypeNumber:
-		n := v.Number()
-		if _, err := ddbitem.ParseNumber(n); err != nil {
-			return ddbitem.Value{}, err
-		}
-		return ddbitem.Num(n), nil
+		return ddbitem.CheckedNum(v.Number())
 	case events.DataTypeBinary:
 		return ddbitem.Bin(v.Binary()), nil
 	case events.DataTypeBoolean:
@@ -331,13 +327,7 @@ func lambdaValue(v events.DynamoDBAttributeValue) (ddbitem.Value, error) {
 	case events.DataTypeStringSet:
 		return ddbitem.StrSet(v.StringSet()...), nil
 	case events.DataTypeNumberSet:
-		ns := v.NumberSet()
-		for _, n := range ns {
-			if _, err := ddbitem.ParseNumber(n); err != nil {
-				return ddbitem.Value{}, err
-			}
-		}
-		return ddbitem.NumSet(ns...), nil
+		return ddbitem.CheckedNumSet(v.NumberSet()...)
 	case events.DataTypeBinarySet:
 		return ddbitem.BinSet(v.BinarySet()...), nil
 	case events.DataTypeList:
