@@ -566,3 +566,13 @@ func TestDeadlineCutsBatchToPartialResponse(t *testing.T) {
 		t.Errorf("%d orders after the retry, want 5", n)
 	}
 }
+
+func TestAnswerMargin(t *testing.T) {
+	for left, want := range map[time.Duration]time.Duration{
+		3 * time.Second: time.Second, 12 * time.Second: 2 * time.Second, 15 * time.Minute: 10 * time.Second,
+	} {
+		if got := answerMargin(left); got != want {
+			t.Errorf("answerMargin(%v) = %v, want %v", left, got, want)
+		}
+	}
+}

@@ -238,7 +238,7 @@ func TestBootstrapUnderEmulator(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "mapping.yaml"), []byte(testMapping), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	const timeout = 8 // seconds, the function's configured timeout
+	const timeout = 12 // seconds, the function's configured timeout (the batch is cut 2 s before)
 	e := startEmulator(t, bin,
 		lambdaenv.DatabaseURL+"="+dsn,
 		lambdaenv.ChunkRecords+"=1",
