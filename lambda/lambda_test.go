@@ -473,6 +473,7 @@ func TestMalformedRecordsRejectedOneByOne(t *testing.T) {
 		noImage(lambdaRecord(5, "MODIFY", "o5", "paid", "p1")),
 		strings.Replace(noImage(lambdaRecord(6, "MODIFY", "o5", "paid", "p1")), `"Keys"`, `"NewImage":null,"Keys"`, 1),
 		lambdaRecord(7, "INSERT", "o7", "new", "p1", "p2"),
+		strings.Replace(lambdaRecord(8, "INSERT", "o8", "new", "p1"), `"SequenceNumber":"000000000000000000008"`, `"SequenceNumber":"8\u0000\ud800"`, 1),
 	)
 	resp, err := f.handle(ctx, json.RawMessage(ev))
 	if err != nil || len(resp.BatchItemFailures) != 0 {
@@ -499,8 +500,11 @@ func TestMalformedRecordsRejectedOneByOne(t *testing.T) {
 			t.Errorf("seq %d: reject raw %q reason %q, want the key and %q", seq, raw, got, reason)
 		}
 	}
-	if n := count(t, pool, `SELECT count(*) FROM ddb2pg.rejects`); n != len(bad) {
-		t.Errorf("%d rejects, want %d", n, len(bad))
+	if n := count(t, pool, `SELECT count(*) FROM ddb2pg.rejects WHERE seq IS NULL AND raw_value LIKE '%o8%' AND reason LIKE '%SequenceNumber%not a decimal integer%'`); n != 1 {
+		t.Errorf("%d rejects of the record with a bad sequence number, want 1", n)
+	}
+	if n := count(t, pool, `SELECT count(*) FROM ddb2pg.rejects`); n != len(bad)+1 {
+		t.Errorf("%d rejects, want %d", n, len(bad)+1)
 	}
 }
 
@@ -560,5 +564,15 @@ func TestDeadlineCutsBatchToPartialResponse(t *testing.T) {
 	}
 	if n := count(t, f.pool, `SELECT count(*) FROM orders`); n != 5 {
 		t.Errorf("%d orders after the retry, want 5", n)
+	}
+}
+
+func TestAnswerMargin(t *testing.T) {
+	for left, want := range map[time.Duration]time.Duration{
+		3 * time.Second: time.Second, 12 * time.Second: 2 * time.Second, 15 * time.Minute: 10 * time.Second,
+	} {
+		if got := answerMargin(left); got != want {
+			t.Errorf("answerMargin(%v) = %v, want %v", left, got, want)
+		}
 	}
 }

@@ -32,8 +32,10 @@ import (
 // each test gives it free loopback ports for both its invoke endpoint
 // (--runtime-interface-emulator-address) and its Runtime API
 // (--runtime-api-address), so these tests may run alongside others.
-// The in-test Runtime API server (TestBootstrapRuntimeAPI) stays for what the
-// emulator cannot produce: exact deadlines and init errors.
+// The in-test Runtime API server (TestBootstrapRuntimeAPI, the TLS tests)
+// stays for what the emulator does not show: the exact Runtime API exchange
+// (which endpoint the function posts its answer or error to, init errors) and
+// a deadline header of the test's choosing.
 
 var rieOnce struct {
 	sync.Once
@@ -236,7 +238,7 @@ func TestBootstrapUnderEmulator(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "mapping.yaml"), []byte(testMapping), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	const timeout = 8 // seconds, the function's configured timeout
+	const timeout = 12 // seconds, the function's configured timeout (the batch is cut 2 s before)
 	e := startEmulator(t, bin,
 		lambdaenv.DatabaseURL+"="+dsn,
 		lambdaenv.ChunkRecords+"=1",

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -61,6 +62,11 @@ func DecodeLambdaEvent(b []byte) ([]Record, error) {
 			return nil, se
 		}
 		rec.Err = err
+		if ValidSeq(rec.Seq) != nil {
+			// Kept for messages (the reject's origin): U+0000 and bytes that
+			// are not UTF-8 would make the reject unstorable.
+			rec.Seq = strings.ToValidUTF8(strings.ReplaceAll(rec.Seq, "\x00", "\uFFFD"), "\uFFFD")
+		}
 		out[i] = rec
 	}
 	return out, nil
@@ -97,14 +103,13 @@ func decodeLambdaRecord(raw json.RawMessage) (Record, error) {
 	if err := json.Unmarshal(raw, &lr); err != nil {
 		return Record{}, fmt.Errorf("decoding the record: %w", err)
 	}
-	if len(lr.EventSource) == 0 || string(lr.EventSource) == "null" {
-		return salvageLambda(lr, errors.New("the record has no eventSource"))
-	}
 	src, ok := jsonString(lr.EventSource)
-	if !ok {
-		src = clip(lr.EventSource)
-	}
-	if src != LambdaEventSource {
+	switch {
+	case len(lr.EventSource) == 0 || string(lr.EventSource) == "null" || ok && src == "":
+		return salvageLambda(lr, errors.New("the record has no eventSource"))
+	case !ok:
+		return salvageLambda(lr, fmt.Errorf("the record's eventSource is not a string: %q", clip(lr.EventSource)))
+	case src != LambdaEventSource:
 		return Record{}, &SourceError{Source: src}
 	}
 	var r events.DynamoDBEventRecord
@@ -312,11 +317,7 @@ func lambdaValue(v events.DynamoDBAttributeValue) (ddbitem.Value, error) {
 	case events.DataTypeString:
 		return ddbitem.Str(v.String()), nil
 	case events.DataTypeNumber:
-		n := v.Number()
-		if _, err := ddbitem.ParseNumber(n); err != nil {
-			return ddbitem.Value{}, err
-		}
-		return ddbitem.Num(n), nil
+		return ddbitem.CheckedNum(v.Number())
 	case events.DataTypeBinary:
 		return ddbitem.Bin(v.Binary()), nil
 	case events.DataTypeBoolean:
@@ -326,13 +327,7 @@ func lambdaValue(v events.DynamoDBAttributeValue) (ddbitem.Value, error) {
 	case events.DataTypeStringSet:
 		return ddbitem.StrSet(v.StringSet()...), nil
 	case events.DataTypeNumberSet:
-		ns := v.NumberSet()
-		for _, n := range ns {
-			if _, err := ddbitem.ParseNumber(n); err != nil {
-				return ddbitem.Value{}, err
-			}
-		}
-		return ddbitem.NumSet(ns...), nil
+		return ddbitem.CheckedNumSet(v.NumberSet()...)
 	case events.DataTypeBinarySet:
 		return ddbitem.BinSet(v.BinarySet()...), nil
 	case events.DataTypeList:

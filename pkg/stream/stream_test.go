@@ -369,6 +369,9 @@ func TestLambdaMalformedRecords(t *testing.T) {
 			"cannot unmarshal number", true, false},
 		{"dynamodb not an object", rec("INSERT", `"x"`), "dynamodb:", false, false},
 		{"no eventSource", `{"eventName":"INSERT","dynamodb":{` + keys + `,` + seq + `}}`, "no eventSource", true, true},
+		{"empty eventSource", `{"eventSource":"","eventName":"INSERT","dynamodb":{` + keys + `,` + seq + `}}`, "no eventSource", true, true},
+		{"eventSource not a string", `{"eventSource":5,"eventName":"INSERT","dynamodb":{` + keys + `,` + seq + `}}`,
+			"eventSource is not a string: \"5\"", true, true},
 		{"not an object", `[1]`, "not a JSON object", false, false},
 		{"null", `null`, "not a JSON object", false, false},
 		{"good after the bad ones", rec("REMOVE", `{`+keys+`,`+seq+`}`), "", true, true},
@@ -400,7 +403,7 @@ func TestLambdaMalformedRecords(t *testing.T) {
 		}
 	}
 	// Another service's record still fails the whole event, wherever it is.
-	for _, src := range []string{`"aws:sqs"`, `5`} {
+	for _, src := range []string{`"aws:sqs"`, `"aws:kinesis"`} {
 		ev := `{"Records":[` + cases[0].record + `,{"eventSource":` + src + `,"dynamodb":{"NewImage":{"a":{"N":5}}}}]}`
 		var se *SourceError
 		if _, err := DecodeLambdaEvent([]byte(ev)); !errors.As(err, &se) || se.Index != 1 {
