@@ -82,19 +82,19 @@ func FuzzLambdaRecord(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, record []byte) {
 		var probe struct {
-			EventSource *string `json:"eventSource"`
-			Change      struct {
-				StreamViewType any `json:"StreamViewType"`
-			} `json:"dynamodb"`
+			EventSource any `json:"eventSource"`
+			Change      any `json:"dynamodb"`
 		}
 		if !json.Valid(record) || bytes.TrimSpace(record)[0] != '{' || json.Unmarshal(record, &probe) != nil {
-			t.Skip("not a JSON object with the fields' JSON types: Lambda never delivers it as a stream record")
+			t.Skip("not a JSON object: Lambda never delivers it as a stream record")
 		}
-		if probe.EventSource == nil || *probe.EventSource != stream.LambdaEventSource {
+		if src, ok := probe.EventSource.(string); ok && src != "" && src != stream.LambdaEventSource {
 			t.Skip("another event source: refused for the whole batch by design")
 		}
-		if v, _ := probe.Change.StreamViewType.(string); v != stream.ViewNewImage && v != stream.ViewNewAndOldImages {
-			t.Skip("KEYS_ONLY or OLD_IMAGE: the engine's configuration decides, for the whole batch")
+		change, _ := probe.Change.(map[string]any)
+		switch v, _ := change["StreamViewType"].(string); v {
+		case "", stream.ViewKeysOnly, stream.ViewOldImage:
+			t.Skip("KEYS_ONLY or OLD_IMAGE (or not said): the engine's configuration decides, for the whole batch")
 		}
 		event := append(append([]byte(`{"Records":[`), record...), "]}"...)
 		recs, err := stream.DecodeLambdaEvent(event)
