@@ -254,15 +254,20 @@ func (e *Engine) prepare(ctx context.Context, recs []stream.Record) ([]prepared,
 		r := &recs[i]
 		p := &ps[i]
 		p.rec, p.index = r, i
-		if r.Err != nil || r.Check() != nil {
+		err := r.Err
+		if err != nil && r.EventName == stream.Remove && r.Check() == nil {
+			// A REMOVE needs no image: one whose old image (or another
+			// part it does not need) is unreadable still deletes the item.
+			err = nil
+		}
+		if err == nil {
+			err = r.Check()
+		}
+		if err != nil {
 			// Unreadable. When its item and its place in the stream are
 			// known, it is the item's change all the same: handled as a
 			// rejected image (the version advances, the old rows go).
 			// Otherwise it is recorded and changes nothing.
-			err := r.Err
-			if err == nil {
-				err = r.Check()
-			}
 			p.kind = kInvalid
 			raw := imageText(r)
 			if len(r.Keys) > 0 && stream.ValidSeq(r.Seq) == nil {

@@ -84,3 +84,21 @@ func TestUnreadableRecordOfKnownItemRemovesRows(t *testing.T) {
 		t.Errorf("%d rejects naming o1", n)
 	}
 }
+
+// A REMOVE needs no image: one whose old image is unreadable deletes the
+// item as any REMOVE (a tombstone, no reject).
+func TestRemoveWithUnreadableOldImageDeletes(t *testing.T) {
+	e := setup(t, apply.Config{})
+	e.apply(put(1, order("o1", "c1", "new", "p1")))
+	rm := del(2, "o1")
+	rm.Err = errors.New(`OldImage: attribute "total": DynamoDBAttributeValue: N type should contain a string`)
+	if r := e.apply(rm); r.Applied != 1 || r.Rejected != 0 {
+		t.Fatalf("%s", stats(r))
+	}
+	if n := e.count(`SELECT count(*) FROM orders WHERE id = 'o1'`) + e.count(`SELECT count(*) FROM ddb2pg.rejects`); n != 0 {
+		t.Errorf("%d rows or rejects remain", n)
+	}
+	if v := e.version("o1"); !v.Deleted || v.Seq != "2" {
+		t.Errorf("version %+v, want the REMOVE's tombstone", v)
+	}
+}
