@@ -28,7 +28,9 @@ const orderSeeds = 3
 // started and a newer one taken after; the stream delivered with
 // duplicates. The real backfill and the stream engine run in several
 // orders: the stream first, the exports first, the stream between them,
-// and interleaved at random (the older export always before the newer).
+// and interleaved at random (the older export always before the newer);
+// and the same orders with an incremental export from the older export's
+// time to the newer's in place of the newer export.
 // Every order ends with the non-shared tables of the history's final state
 // and identical shared tables, holding the customers only an export's copy
 // referenced too. (Loading the older export after the newer one is not
@@ -67,6 +69,9 @@ func orderIndependence(t *testing.T, seed uint64) {
 	at2 := start + rng.IntN(nOps-start+1)
 	var snap1, snap2 map[string]ddbitem.Item
 	var recs []stream.Record
+	t0 := time.Date(2024, 7, 1, 0, 0, 0, 0, time.UTC)
+	t1, t2 := t0.Add(time.Hour), t0.Add(2*time.Hour) // the exports' times
+	window := map[string]exportgen.Change{}          // the incremental export (t1, t2]: each item's last change
 	for i := 0; i <= nOps; i++ {
 		if i == at1 {
 			snap1 = copyState(state)
@@ -79,9 +84,14 @@ func orderIndependence(t *testing.T, seed uint64) {
 		}
 		id := fmt.Sprintf("o%d", rng.IntN(10))
 		var r stream.Record
+		keys := ddbitem.Item{"orderId": ddbitem.Str(id)}
+		at := t1.Add(time.Duration(i-at1+1) * time.Second)
 		if _, ok := state[id]; ok && rng.IntN(5) == 0 {
 			delete(state, id)
 			r = del(i+1, id)
+			if i >= at1 && i < at2 {
+				window[id] = exportgen.Change{Keys: keys, OldImage: keys, WriteTime: at}
+			}
 		} else {
 			it := randItem(id)
 			if i < start {
@@ -93,6 +103,9 @@ func orderIndependence(t *testing.T, seed uint64) {
 			}
 			state[id] = it
 			r = put(i+1, it)
+			if i >= at1 && i < at2 {
+				window[id] = exportgen.Change{Keys: keys, NewImage: it, WriteTime: at}
+			}
 		}
 		if i >= start {
 			recs = append(recs, r)
@@ -108,7 +121,6 @@ func orderIndependence(t *testing.T, seed uint64) {
 		pos = end
 	}
 	dir := t.TempDir()
-	t0 := time.Date(2024, 7, 1, 0, 0, 0, 0, time.UTC)
 	writeExport := func(name string, snap map[string]ddbitem.Item, at time.Time) string {
 		ids := slices.Sorted(mapsKeys(snap))
 		w, err := exportgen.WriteExportFromItems(filepath.Join(dir, name), exportgen.ExportOptions{Table: "Orders", ExportTime: at,
@@ -124,10 +136,20 @@ func orderIndependence(t *testing.T, seed uint64) {
 		}
 		return w.Folder
 	}
-	older := writeExport("e1", snap1, t0.Add(time.Hour))
-	newer := writeExport("e22", snap2, t0.Add(2*time.Hour))
+	older := writeExport("e1", snap1, t1)
+	newer := writeExport("e22", snap2, t2)
+	var changes []exportgen.Change
+	for _, id := range slices.Sorted(mapsKeys(window)) {
+		changes = append(changes, window[id])
+	}
+	inc, err := exportgen.WriteIncrementalExport(filepath.Join(dir, "inc"), exportgen.ExportOptions{Table: "Orders", Seed: 9}, t1, t2, changes)
+	if err != nil {
+		t.Fatal(err)
+	}
 
-	// A schedule lists steps: "s<i>" delivers deliveries[i], "e1"/"e2" loads an export.
+	// A schedule lists steps: "s<i>" delivers deliveries[i], "e1"/"e2"
+	// loads a full export, "i" the incremental export between them (which
+	// brings e1's time to e2's as e2 does).
 	streamSteps := func() []string {
 		s := make([]string, len(deliveries))
 		for i := range s {
@@ -139,6 +161,8 @@ func orderIndependence(t *testing.T, seed uint64) {
 	i1 := rng.IntN(len(interleaved) + 1)
 	interleaved = slices.Insert(interleaved, i1, "e1")
 	interleaved = slices.Insert(interleaved, i1+1+rng.IntN(len(interleaved)-i1), "e2")
+	interleavedInc := slices.Clone(interleaved)
+	interleavedInc[slices.Index(interleavedInc, "e2")] = "i"
 	schedules := []struct {
 		name  string
 		steps []string
@@ -147,6 +171,9 @@ func orderIndependence(t *testing.T, seed uint64) {
 		{"exports-first", append([]string{"e1", "e2"}, streamSteps()...)},
 		{"between-exports", append(append([]string{"e1"}, streamSteps()...), "e2")},
 		{"interleaved", interleaved},
+		{"incremental-then-stream", append([]string{"e1", "i"}, streamSteps()...)},
+		{"stream-then-incremental", append(streamSteps(), "e1", "i")},
+		{"interleaved-incremental", interleavedInc},
 	}
 	chunk := 1 + rng.IntN(6)
 	var dumps []string
@@ -155,11 +182,8 @@ func orderIndependence(t *testing.T, seed uint64) {
 		e := setup(t, apply.Config{ChunkSize: chunk})
 		for _, step := range sc.steps {
 			switch step {
-			case "e1", "e2":
-				folder := older
-				if step == "e2" {
-					folder = newer
-				}
+			case "e1", "e2", "i":
+				folder := map[string]string{"e1": older, "e2": newer, "i": inc.Folder}[step]
 				exp, err := export.Open(ctx, folder)
 				if err != nil {
 					t.Fatal(err)
