@@ -300,17 +300,13 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	return sum, nil
 }
 
-// waitable reports whether err is one that the run waits out under
-// MaxOutage: PostgreSQL unavailable, or a lock held past lock_timeout.
-func waitable(err error) bool { return pgerr.IsUnavailable(err) || pgerr.IsLockTimeout(err) }
-
-// outagePolicy retries what waitable accepts for up to MaxOutage; waits
-// stay short (at most 5 s) so the run resumes soon after PostgreSQL does.
+// outagePolicy waits out an outage (pgerr.IsOutage) for up to MaxOutage.
 func (r *run) outagePolicy() pgerr.Policy {
-	return pgerr.Policy{Initial: 100 * time.Millisecond, Max: 5 * time.Second, MaxElapsed: r.cfg.MaxOutage, Retryable: waitable,
-		OnRetry: func(err error, attempt int, wait time.Duration) {
-			r.cfg.Logger.Warn("waiting for PostgreSQL", "sqlstate", pgerr.Code(err), "err", err, "attempt", attempt, "wait", wait)
-		}}
+	p := pgerr.OutagePolicy(r.cfg.MaxOutage)
+	p.OnRetry = func(err error, attempt int, wait time.Duration) {
+		r.cfg.Logger.Warn("waiting for PostgreSQL", "sqlstate", pgerr.Code(err), "err", err, "attempt", attempt, "wait", wait)
+	}
+	return p
 }
 
 // filePolicy retries a file's own transient failures MaxAttempts times.
@@ -345,7 +341,7 @@ func (r *run) failure(ctx context.Context, err error) error {
 	id := r.cfg.Export.ID()
 	done := int(r.filesDone.Load())
 	var ex *pgerr.ExhaustedError
-	if errors.As(err, &ex) && waitable(ex.Err) {
+	if errors.As(err, &ex) && pgerr.IsOutage(ex.Err) {
 		return &UnavailableError{ExportID: id, FilesDone: done, FilesTotal: r.filesTotal, Outage: ex.Elapsed, Err: ex.Err}
 	}
 	var mismatch *ledger.MismatchError
@@ -483,7 +479,7 @@ func (r *run) loadNext(ctx context.Context) (*ledger.FileResult, error) {
 		damaged := export.IsDamaged(err)
 		// Before a file is claimed nothing of a file is at stake: any
 		// transient failure is waited out, like an outage.
-		if !damaged && (waitable(err) || (key == "" && pgerr.IsRetryable(err))) {
+		if !damaged && (pgerr.IsOutage(err) || (key == "" && pgerr.IsRetryable(err))) {
 			if werr := outage.Wait(ctx, err); werr != nil {
 				return nil, werr
 			}

@@ -63,21 +63,21 @@ func TestPredicates(t *testing.T) {
 	pg := func(code string) error { return fmt.Errorf("writing: %w", &pgconn.PgError{Code: code, Message: "x"}) }
 	refused := fmt.Errorf("dial: %w", syscall.ECONNREFUSED)
 	preds := map[string]func(error) bool{
-		"unavailable": IsUnavailable, "lock timeout": IsLockTimeout, "conflict": IsConflict,
+		"unavailable": IsUnavailable, "outage": IsOutage, "lock timeout": IsLockTimeout, "conflict": IsConflict,
 		"unique": IsUniqueViolation, "foreign key": IsForeignKeyViolation, "auth": IsAuthFailure, "data": IsDataRefused,
 	}
 	cases := []struct {
 		err  error
 		want []string // the predicates that hold
 	}{
-		{pg("57P01"), []string{"unavailable"}},
-		{pg("57P03"), []string{"unavailable"}},
-		{pg("53300"), []string{"unavailable"}},
-		{pg("08006"), []string{"unavailable"}},
-		{pg("25P03"), []string{"unavailable"}},
-		{refused, []string{"unavailable"}},
-		{&pgconn.ConnectError{Config: &pgconn.Config{}}, []string{"unavailable"}},
-		{pg("55P03"), []string{"lock timeout"}},
+		{pg("57P01"), []string{"unavailable", "outage"}},
+		{pg("57P03"), []string{"unavailable", "outage"}},
+		{pg("53300"), []string{"unavailable", "outage"}},
+		{pg("08006"), []string{"unavailable", "outage"}},
+		{pg("25P03"), []string{"unavailable", "outage"}},
+		{refused, []string{"unavailable", "outage"}},
+		{&pgconn.ConnectError{Config: &pgconn.Config{}}, []string{"unavailable", "outage"}},
+		{pg("55P03"), []string{"lock timeout", "outage"}},
 		{pg("40001"), []string{"conflict"}},
 		{pg("40P01"), []string{"conflict"}},
 		{pg("23505"), []string{"unique", "data"}},

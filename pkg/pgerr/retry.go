@@ -154,3 +154,16 @@ func Sleep(ctx context.Context, d time.Duration) error {
 		return nil
 	}
 }
+
+// IsOutage reports whether err says the work cannot be done now for a
+// reason outside it: PostgreSQL unavailable (IsUnavailable) or a lock held
+// by another session past lock_timeout (IsLockTimeout). Such failures are
+// waited out for a span of time (OutagePolicy), not a number of attempts.
+func IsOutage(err error) bool { return IsUnavailable(err) || IsLockTimeout(err) }
+
+// OutagePolicy waits out what IsOutage accepts for up to maxOutage from the
+// first failure, with waits from 100 ms up to 5 s, so that work resumes
+// within seconds of PostgreSQL coming back.
+func OutagePolicy(maxOutage time.Duration) Policy {
+	return Policy{Initial: 100 * time.Millisecond, Max: 5 * time.Second, MaxElapsed: maxOutage, Retryable: IsOutage}
+}
