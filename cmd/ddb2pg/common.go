@@ -11,6 +11,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/ddb2pg/ddb2pg/pkg/mapping"
+	"github.com/ddb2pg/ddb2pg/pkg/pgerr"
 	"github.com/ddb2pg/ddb2pg/pkg/progress"
 )
 
@@ -25,7 +26,9 @@ func databaseURL(flag string) (string, error) {
 	return "", usageError{errors.New("no database: pass --database-url or set DATABASE_URL")}
 }
 
-// openPool connects with at most maxConns connections and checks the server answers.
+// openPool connects with at most maxConns connections and checks the server
+// answers. Its sessions get pgerr.CLISessions' lock_timeout and
+// idle_in_transaction_session_timeout unless the URL sets them.
 func openPool(ctx context.Context, url string, maxConns int) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
@@ -35,6 +38,7 @@ func openPool(ctx context.Context, url string, maxConns int) (*pgxpool.Pool, err
 		cfg.MaxConns = int32(maxConns)
 	}
 	cfg.ConnConfig.RuntimeParams["application_name"] = "ddb2pg"
+	pgerr.CLISessions.Apply(cfg.ConnConfig.RuntimeParams)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connecting to PostgreSQL: %w", err)
