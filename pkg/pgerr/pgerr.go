@@ -10,7 +10,20 @@
 // instead of a number of attempts.
 //
 // Callers test errors through the predicates here, never through SQLSTATE
-// literals of their own.
+// literals of their own, and retry through Policy:
+//
+//   - a step that is safe to repeat: Policy{...}.Do(ctx, step);
+//   - a loop that resumes from where it got (the poller's committed
+//     prefix, the backfill's next file): r := p.Start(), then after each
+//     failure `if err := r.Wait(ctx, err); err != nil { give up }`;
+//   - waiting out PostgreSQL restarts, failovers and lock timeouts for a
+//     span of time: OutagePolicy(max) with IsOutage;
+//   - conflicts and other transient errors for a number of attempts:
+//     Policy{MaxAttempts: n} with IsRetryable (the default).
+//
+// SessionTimeouts puts lock_timeout and idle_in_transaction_session_timeout
+// on the product's sessions, so that lock waits end in LockNotAvailable,
+// which the policy waits out.
 package pgerr
 
 import (
@@ -87,8 +100,14 @@ var unavailableStates = map[string]bool{
 // conflictStates say another transaction got in the way; the remedy is to
 // retry the whole transaction.
 var conflictStates = map[string]bool{
-	SerializationFailure:       true,
-	DeadlockDetected:           true,
+	SerializationFailure: true,
+	DeadlockDetected:     true,
+}
+
+// otherRetryableStates are retryable without being an outage or a conflict.
+var otherRetryableStates = map[string]bool{
+	LockNotAvailable:           true,
+	QueryCanceled:              true, // statement_timeout; context cancels are caught first
 	StatementCompletionUnknown: true,
 }
 
@@ -107,7 +126,7 @@ func Classify(err error) Class {
 		return Permanent
 	}
 	if code := Code(err); code != "" {
-		if unavailableStates[code] || conflictStates[code] || code == LockNotAvailable || code == QueryCanceled {
+		if unavailableStates[code] || conflictStates[code] || otherRetryableStates[code] {
 			return Retryable
 		}
 		return Permanent
