@@ -304,3 +304,48 @@ func TestBackfillKilledThenRerun(t *testing.T) {
 		f.check(t, pool, fmt.Sprintf("seed %d", seed))
 	}
 }
+
+// A failure that is no file's own (here the bookkeeping table vanishes
+// under the run) stops the run with a message naming what is done and what
+// to do, instead of a placeholder file; the rerun after the fix ends exact.
+func TestBackfillStopsOnPermanentClaimError(t *testing.T) {
+	t.Parallel()
+	f := newFaultFixture(t)
+	dsn := teststack.Postgres(t)
+	pool := openDB(t, dsn, 4)
+	backfillPrepare(t, pool, f.m)
+	admin := openDB(t, dsn, 1)
+	firstFile := make(chan struct{})
+	var once sync.Once
+	renamed := make(chan error, 1)
+	go func() {
+		<-firstFile
+		_, err := admin.Exec(context.Background(), "ALTER TABLE ddb2pg.export_files RENAME TO export_files_away")
+		renamed <- err
+	}()
+	_, err := runLoad(t, pool, f.m, f.w.Folder, load.Config{Workers: 2, ChunkItems: 64, WaitForOthers: true, Logger: testLogger(t),
+		Progress: func(s progress.Snapshot) {
+			if s.FilesDone >= 1 {
+				once.Do(func() { close(firstFile) })
+			}
+		}})
+	if rerr := <-renamed; rerr != nil {
+		t.Fatal(rerr)
+	}
+	var stopped *load.StoppedError
+	if !errors.As(err, &stopped) {
+		t.Fatalf("run without its bookkeeping table returned %v, want a StoppedError", err)
+	}
+	t.Logf("the run said: %s", err)
+	if msg := err.Error(); !strings.Contains(msg, "42P01") || !strings.Contains(msg, "rerun") || strings.Contains(msg, "(claim)") {
+		t.Errorf("message %q does not name the cause and what to do", msg)
+	}
+	if _, err := admin.Exec(context.Background(), "ALTER TABLE ddb2pg.export_files_away RENAME TO export_files"); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := runLoad(t, pool, f.m, f.w.Folder, load.Config{Workers: 2, ChunkItems: 64, WaitForOthers: true, Logger: testLogger(t)})
+	if err != nil || !sum.Complete() {
+		t.Fatalf("rerun: %v", err)
+	}
+	f.check(t, pool, "rerun")
+}
