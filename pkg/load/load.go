@@ -66,9 +66,10 @@ type Config struct {
 	MaxAttempts int
 	// MaxOutage is how long the run keeps retrying while PostgreSQL is
 	// unreachable, restarting or out of connections, or a lock it needs
-	// stays held past lock_timeout (default 5 minutes), counted from the
-	// first failure of a worker's streak. Past it the run stops with an
-	// *UnavailableError; files committed before stay done.
+	// stays held past lock_timeout (default 5 minutes), counted by each
+	// worker from its first failure since PostgreSQL last answered it.
+	// Past it the run stops with an *UnavailableError; files committed
+	// before stay done.
 	MaxOutage time.Duration
 	// WorkerID names this process in the bookkeeping (default host:pid).
 	WorkerID string
@@ -480,6 +481,12 @@ func (r *run) loadNext(ctx context.Context) (*ledger.FileResult, error) {
 		// Before a file is claimed nothing of a file is at stake: any
 		// transient failure is waited out, like an outage.
 		if !damaged && (pgerr.IsOutage(err) || (key == "" && pgerr.IsRetryable(err))) {
+			if key != "" && pgerr.IsUnavailable(err) {
+				// The claim went through, so PostgreSQL was back since
+				// the last failure: this is a new outage. (Lock timeouts
+				// add up: a lock held for good must end the run.)
+				outage = r.outagePolicy().Start()
+			}
 			if werr := outage.Wait(ctx, err); werr != nil {
 				return nil, werr
 			}
