@@ -73,12 +73,25 @@ func (f *faultFixture) check(t *testing.T, pool *pgxpool.Pool, what string) {
 
 // testLogger shows the run's warnings in the test's log.
 func testLogger(t *testing.T) *slog.Logger {
-	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	return slog.New(slog.NewTextHandler(&testWriter{t: t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 }
 
-type testWriter struct{ t *testing.T }
+// countingLogger is testLogger that also counts the lines holding substr.
+func countingLogger(t *testing.T, substr string) (*slog.Logger, *atomic.Int64) {
+	w := &testWriter{t: t, substr: substr}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn})), &w.n
+}
 
-func (w testWriter) Write(p []byte) (int, error) {
+type testWriter struct {
+	t      *testing.T
+	substr string
+	n      atomic.Int64
+}
+
+func (w *testWriter) Write(p []byte) (int, error) {
+	if w.substr != "" && strings.Contains(string(p), w.substr) {
+		w.n.Add(1)
+	}
 	w.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
 }
@@ -124,9 +137,11 @@ func TestBackfillRidesOutRestarts(t *testing.T) {
 				t.Logf("seed %d: restarted PostgreSQL with %d files done + %v, down %v", seed, filesDone.Load(), p.delay, down)
 			}
 		}()
-		sum, err := runLoad(t, pool, f.m, f.w.Folder, load.Config{Workers: 3, ChunkItems: 64, WaitForOthers: true, Logger: testLogger(t),
+		log, waits := countingLogger(t, "waiting for PostgreSQL")
+		sum, err := runLoad(t, pool, f.m, f.w.Folder, load.Config{Workers: 3, ChunkItems: 64, WaitForOthers: true, Logger: log,
 			Progress: func(s progress.Snapshot) { filesDone.Store(int64(s.FilesDone)) }})
 		wg.Wait()
+		t.Logf("seed %d: the run waited for PostgreSQL %d times", seed, waits.Load())
 		if err != nil {
 			t.Fatalf("seed %d: the backfill did not ride out %d restart(s) at %v: %v", seed, restarts, points, err)
 		}
@@ -181,7 +196,8 @@ func TestBackfillRidesOutLockTimeoutWhileClaiming(t *testing.T) {
 		time.Sleep(1500 * time.Millisecond)
 		lockErr = tx.Commit(ctx)
 	}()
-	sum, err := runLoad(t, pool, f.m, f.w.Folder, load.Config{Workers: 2, ChunkItems: 64, WaitForOthers: true, Logger: testLogger(t),
+	log, timeouts := countingLogger(t, "55P03")
+	sum, err := runLoad(t, pool, f.m, f.w.Folder, load.Config{Workers: 2, ChunkItems: 64, WaitForOthers: true, Logger: log,
 		Progress: func(s progress.Snapshot) {
 			if s.FilesDone >= 1 {
 				once.Do(func() { close(firstFile) })
@@ -191,6 +207,9 @@ func TestBackfillRidesOutLockTimeoutWhileClaiming(t *testing.T) {
 	wg.Wait()
 	if lockErr != nil {
 		t.Fatalf("holding the lock: %v", lockErr)
+	}
+	if timeouts.Load() == 0 {
+		t.Error("no lock timeout happened: the test did not test")
 	}
 	if err != nil {
 		t.Fatalf("the backfill did not ride out a lock timeout: %v", err)
