@@ -104,52 +104,60 @@ func TestBackfillRidesOutRestarts(t *testing.T) {
 	f := newFaultFixture(t)
 	cluster := teststack.PostgresCluster(t)
 	for seed := uint64(1); seed <= 4; seed++ {
-		rng := rand.New(rand.NewPCG(seed, 7))
-		dsn := cluster.Database(t, fmt.Sprintf("restart_%d", seed))
-		pool := openDB(t, dsn, 5)
-		backfillPrepare(t, pool, f.m)
-		// Each restart comes when a random number of files is done, a
-		// random part of a file's time later: always during the run.
-		restarts := 1 + int(seed%2)
-		type point struct {
-			files int64
-			delay time.Duration
-		}
-		var points []point
-		for i := range restarts {
-			points = append(points, point{int64(i + rng.IntN(faultExport.Files-restarts)), time.Duration(rng.Int64N(int64(f.took)/int64(faultExport.Files) + 1))})
-		}
-		var filesDone atomic.Int64
-		var wg sync.WaitGroup
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for _, p := range points {
-				for filesDone.Load() < p.files {
-					time.Sleep(2 * time.Millisecond)
-				}
-				time.Sleep(p.delay)
-				down, err := cluster.Restart()
-				if err != nil {
-					t.Errorf("restarting PostgreSQL: %v", err)
-					return
-				}
-				t.Logf("seed %d: restarted PostgreSQL with %d files done + %v, down %v", seed, filesDone.Load(), p.delay, down)
-			}
-		}()
-		log, waits := countingLogger(t, "waiting for PostgreSQL")
-		sum, err := runLoad(t, pool, f.m, f.w.Folder, load.Config{Workers: 3, ChunkItems: 64, WaitForOthers: true, Logger: log,
-			Progress: func(s progress.Snapshot) { filesDone.Store(int64(s.FilesDone)) }})
-		wg.Wait()
-		t.Logf("seed %d: the run waited for PostgreSQL %d times", seed, waits.Load())
-		if err != nil {
-			t.Fatalf("seed %d: the backfill did not ride out %d restart(s) at %v: %v", seed, restarts, points, err)
-		}
-		if !sum.Complete() {
-			t.Fatalf("seed %d: incomplete: %+v", seed, sum.Status)
-		}
-		f.check(t, openDB(t, dsn, 1), fmt.Sprintf("seed %d", seed))
+		restartedRun(t, f, cluster, seed)
 	}
+}
+
+// restartedRun runs one backfill in a new database of cluster, restarting
+// the cluster once or twice at points seed picks, and checks it ends exact.
+func restartedRun(t *testing.T, f *faultFixture, cluster *teststack.Cluster, seed uint64) {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(seed, 7))
+	dsn := cluster.Database(t, fmt.Sprintf("restart_%d", seed))
+	pool := openDB(t, dsn, 5)
+	backfillPrepare(t, pool, f.m)
+	// Each restart comes when a random number of files is done, a random
+	// part of a file's time later: always during the run.
+	restarts := 1 + int(seed%2)
+	type point struct {
+		files int64
+		delay time.Duration
+	}
+	var points []point
+	for i := range restarts {
+		points = append(points, point{int64(i + rng.IntN(faultExport.Files-restarts)), time.Duration(rng.Int64N(int64(f.took)/int64(faultExport.Files) + 1))})
+	}
+	var filesDone atomic.Int64
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for _, p := range points {
+			for filesDone.Load() < p.files {
+				time.Sleep(2 * time.Millisecond)
+			}
+			time.Sleep(p.delay)
+			down, err := cluster.Restart()
+			if err != nil {
+				t.Errorf("restarting PostgreSQL: %v", err)
+				return
+			}
+			t.Logf("seed %d: restarted PostgreSQL with %d files done + %v, down %v", seed, filesDone.Load(), p.delay, down)
+		}
+	}()
+	log, waits := countingLogger(t, "waiting for PostgreSQL")
+	sum, err := runLoad(t, pool, f.m, f.w.Folder, load.Config{Workers: 3, ChunkItems: 64, WaitForOthers: true, Logger: log,
+		Progress: func(s progress.Snapshot) { filesDone.Store(int64(s.FilesDone)) }})
+	wg.Wait()
+	t.Logf("seed %d: the run waited for PostgreSQL %d times", seed, waits.Load())
+	if err != nil {
+		t.Fatalf("seed %d: the backfill did not ride out %d restart(s) at %v: %v", seed, restarts, points, err)
+	}
+	if !sum.Complete() {
+		t.Fatalf("seed %d: incomplete: %+v", seed, sum.Status)
+	}
+	f.check(t, openDB(t, dsn, 1), fmt.Sprintf("seed %d", seed))
+	pool.Close()
 }
 
 // A claim that waits on a lock past lock_timeout (here a table lock another
@@ -297,31 +305,39 @@ func TestBackfillKilledThenRerun(t *testing.T) {
 	t.Parallel()
 	f := newFaultFixture(t)
 	for seed := uint64(1); seed <= 3; seed++ {
-		rng := rand.New(rand.NewPCG(seed, 11))
-		dsn := teststack.Postgres(t)
-		pool := openDB(t, dsn, 4)
-		backfillPrepare(t, pool, f.m)
-		cmd := exec.Command(os.Args[0], "-test.run=^TestBackfillChild$", "-test.count=1")
-		cmd.Env = append(os.Environ(), childEnv+"="+dsn+"\n"+f.w.Folder)
-		var out strings.Builder
-		cmd.Stdout, cmd.Stderr = &out, &out
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		// The child spends some time starting; kill it anywhere from
-		// before its first file to after its last.
-		delay := 100*time.Millisecond + time.Duration(rng.Int64N(int64(f.took)+1))
-		time.Sleep(delay)
-		_ = cmd.Process.Signal(syscall.SIGKILL)
-		werr := cmd.Wait()
-		done := count(t, pool, "SELECT count(*) FROM ddb2pg.export_files WHERE status = 'done'")
-		t.Logf("seed %d: killed after %v with %d of %d files done (%v)", seed, delay, done, faultExport.Files, werr)
-		sum, err := runLoad(t, pool, f.m, f.w.Folder, load.Config{Workers: 2, ChunkItems: 64, WaitForOthers: true, Logger: testLogger(t)})
-		if err != nil || !sum.Complete() {
-			t.Fatalf("seed %d: rerun after kill -9: %v\nchild output:\n%s", seed, err, out.String())
-		}
-		f.check(t, pool, fmt.Sprintf("seed %d", seed))
+		killedRun(t, f, seed)
 	}
+}
+
+// killedRun starts a backfill process, kills it with SIGKILL at a point
+// seed picks, reruns the backfill here and checks it ends exact.
+func killedRun(t *testing.T, f *faultFixture, seed uint64) {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(seed, 11))
+	dsn := teststack.Postgres(t)
+	pool := openDB(t, dsn, 4)
+	backfillPrepare(t, pool, f.m)
+	cmd := exec.Command(os.Args[0], "-test.run=^TestBackfillChild$", "-test.count=1")
+	cmd.Env = append(os.Environ(), childEnv+"="+dsn+"\n"+f.w.Folder)
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// The child spends some time starting; kill it anywhere from before
+	// its first file to after its last.
+	delay := 100*time.Millisecond + time.Duration(rng.Int64N(int64(f.took)+1))
+	time.Sleep(delay)
+	_ = cmd.Process.Signal(syscall.SIGKILL)
+	werr := cmd.Wait()
+	done := count(t, pool, "SELECT count(*) FROM ddb2pg.export_files WHERE status = 'done'")
+	t.Logf("seed %d: killed after %v with %d of %d files done (%v)", seed, delay, done, faultExport.Files, werr)
+	sum, err := runLoad(t, pool, f.m, f.w.Folder, load.Config{Workers: 2, ChunkItems: 64, WaitForOthers: true, Logger: testLogger(t)})
+	if err != nil || !sum.Complete() {
+		t.Fatalf("seed %d: rerun after kill -9: %v\nchild output:\n%s", seed, err, out.String())
+	}
+	f.check(t, pool, fmt.Sprintf("seed %d", seed))
+	pool.Close()
 }
 
 // A failure that is no file's own (here the bookkeeping table vanishes
