@@ -45,7 +45,12 @@ func openPool(ctx context.Context, url string, maxConns int) (*pgxpool.Pool, err
 	}
 	pingCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if err := pool.Ping(pingCtx); err != nil {
+	// A server that answers "not now" (starting up, shutting down, no
+	// connection slot free) is waited for; one that cannot be reached at
+	// all is more likely a wrong URL, reported at once.
+	notNow := pgerr.OutagePolicy(25 * time.Second)
+	notNow.Retryable = func(err error) bool { return pgerr.IsUnavailable(err) && pgerr.Code(err) != "" }
+	if err := notNow.Do(pingCtx, pool.Ping); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("connecting to PostgreSQL at %s:%d: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, err)
 	}
