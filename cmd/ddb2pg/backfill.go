@@ -23,6 +23,7 @@ import (
 func newBackfillCmd() *cobra.Command {
 	var (
 		mappingPath, exportURI, dbURL, stateSchema, progressMode string
+		renamedFrom                                              string
 		workers, chunk                                           int
 		maxOutage                                                time.Duration
 	)
@@ -36,7 +37,7 @@ Rides out PostgreSQL restarts and lock timeouts: it reconnects with backoff for 
 --max-outage, then stops; a rerun loads only the files not done.
 
 Exit codes: 0 all loaded; 3 finished but some items were rejected; 1 failed; 2 usage error.`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if exportURI == "" {
 				return usageError{errors.New("--export is required")}
@@ -96,12 +97,19 @@ Exit codes: 0 all loaded; 3 finished but some items were rejected; 1 failed; 2 u
 				pf = bar.Update
 			}
 			sum, err := load.Run(ctx, load.Config{Pool: pool, Mapping: m, Export: exp, Ledger: led, URI: exportURI,
-				Workers: workers, ChunkItems: chunk, MaxOutage: maxOutage, Progress: pf, Logger: log, WaitForOthers: true})
+				RenamedFrom: renamedFrom, Workers: workers, ChunkItems: chunk, MaxOutage: maxOutage, Progress: pf, Logger: log, WaitForOthers: true})
 			if bar != nil {
 				bar.Done()
 			}
 			if sum != nil {
 				printSummary(cmd.OutOrStdout(), sum)
+			}
+			var wrongTable *load.SourceTableError
+			if errors.As(err, &wrongTable) {
+				if wrongTable.RenamedFrom == "" {
+					err = fmt.Errorf("%w (--renamed-from %s)", err, wrongTable.ExportTable)
+				}
+				return usageError{err}
 			}
 			var inc *load.IncompleteError
 			if errors.As(err, &inc) {
@@ -111,6 +119,7 @@ Exit codes: 0 all loaded; 3 finished but some items were rejected; 1 failed; 2 u
 				return err
 			}
 			if sum.Status.Rejected > 0 {
+				printRejectSummary(ctx, cmd.OutOrStdout(), pool, led, m.Source.Table, sum.ExportID)
 				return &exitError{code: exitPartial, err: fmt.Errorf("%d items were rejected: see %s.rejects", sum.Status.Rejected, led.Schema())}
 			}
 			return nil
@@ -124,6 +133,7 @@ Exit codes: 0 all loaded; 3 finished but some items were rejected; 1 failed; 2 u
 	f.IntVar(&chunk, "chunk-items", 0, "items per round trip to PostgreSQL (default 1024)")
 	f.DurationVar(&maxOutage, "max-outage", 5*time.Minute, "how long to keep reconnecting while PostgreSQL is unavailable before stopping")
 	f.StringVar(&stateSchema, "state-schema", ledger.DefaultSchema, "schema of ddb2pg's bookkeeping tables")
+	f.StringVar(&renamedFrom, "renamed-from", "", "accept an export of this table (the mapping's source table was renamed from it)")
 	f.StringVar(&progressMode, "progress", "auto", "progress display: auto, bar, log or none")
 	return cmd
 }

@@ -46,12 +46,7 @@ The AWS region and credentials come from the standard SDK configuration
 		Example: `  ddb2pg export --table Orders --s3-bucket acme-ddb2pg-exports --s3-prefix orders --wait
   ddb2pg export --table Orders --s3-bucket acme-ddb2pg-exports --s3-prefix orders \
       --incremental --from 2026-01-02T00:00:00Z --to 2026-01-02T12:00:00Z --wait`,
-		Args: func(_ *cobra.Command, args []string) error {
-			if len(args) > 0 {
-				return usageError{fmt.Errorf("export takes no arguments, got %q", args)}
-			}
-			return nil
-		},
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f, err := exportstart.ParseFormat(format)
 			if err != nil {

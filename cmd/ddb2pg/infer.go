@@ -28,7 +28,7 @@ attributes, one table per entity prefix for single-table designs. A report of ev
 
 When the key cannot be told from the data, pass --key (partition key[,sort key]).
 Exit codes: 0 proposed; 1 failed; 2 usage error (including an ambiguous key).`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if exportURI == "" {
 				return usageError{errors.New("--export is required")}

@@ -60,7 +60,9 @@ func newRootCmd() *cobra.Command {
 		Short:         "Move a live DynamoDB table into normalized PostgreSQL tables",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       versionString(),
 	}
+	root.SetVersionTemplate("ddb2pg {{.Version}}\n")
 	root.PersistentFlags().StringVar(&globals.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	root.PersistentFlags().StringVar(&globals.logFormat, "log-format", "text", "log format: text or json")
 	root.PersistentFlags().StringVar(&globals.cpuProfile, "cpuprofile", "", "write a CPU profile to this file (for performance reports)")

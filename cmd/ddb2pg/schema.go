@@ -14,7 +14,7 @@ func newSchemaCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "schema --mapping mapping.yaml [--apply] [--database-url URL]",
 		Short: "Print the DDL the mapping implies; with --apply, create what is missing",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			m, err := loadMapping(mappingPath)
 			if err != nil {

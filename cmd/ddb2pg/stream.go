@@ -31,7 +31,7 @@ applies every change through the mapping: in order per item, exactly once in eff
 position is checkpointed in the bookkeeping schema together with the records it covers, so a restart
 resumes after the last applied record. Endpoints, region and credentials come from the standard AWS
 SDK configuration (AWS_ENDPOINT_URL_DYNAMODB_STREAMS for DynamoDB Local).`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if from != "trim-horizon" && from != "latest" {
 				return usageError{fmt.Errorf("--from %q: want trim-horizon or latest", from)}

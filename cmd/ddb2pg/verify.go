@@ -32,7 +32,7 @@ computes the rows the mapping says each item must have, looks them up in Postgre
 classifies every difference: missing, extra, mismatched, shared conflict; rejected items are
 listed. Exit status: 0 GO (divergent rows <= --max-divergence), 3 NO-GO, 1 error (a run that
 could not read part of the data is never GO), 2 usage error. See docs/verify.md.`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			m, err := loadMapping(mappingPath)
 			if err != nil {

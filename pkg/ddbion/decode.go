@@ -301,11 +301,14 @@ func (d *Decoder) metadata() (int64, bool, *pathError) {
 	return ts, have, nil
 }
 
+// micros converts a WriteTimestampMicros number text to int64 (the one rule
+// of ddbitem.ParseMicros, shared with the JSON decoder).
 func micros(s string) (int64, *pathError) {
-	if n, err := strconv.ParseInt(s, 10, 64); err == nil && n >= 0 {
-		return n, nil
+	n, err := ddbitem.ParseMicros(s)
+	if err != nil {
+		return 0, errorf("%v", err)
 	}
-	return 0, errorf("%s is not a non-negative integer number of microseconds within int64", s)
+	return n, nil
 }
 
 func (d *Decoder) fieldName() (string, *pathError) {

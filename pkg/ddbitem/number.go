@@ -2,6 +2,7 @@ package ddbitem
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -243,4 +244,44 @@ func CanonicalNumber(s string) (string, error) {
 		return "", err
 	}
 	return d.String(), nil
+}
+
+// CheckedNum is Num for text from outside (an SDK response, a Streams API
+// record, a Lambda event): the one number rule every attribute-value family
+// applies, so a value that is not a DynamoDB number is refused the same way
+// whichever way it arrived. Errors are *NumberError.
+func CheckedNum(s string) (Value, error) {
+	if _, err := SplitNumber(s); err != nil {
+		return Value{}, err
+	}
+	return Num(s), nil
+}
+
+// CheckedNumSet is NumSet for text from outside (see CheckedNum).
+func CheckedNumSet(ns ...string) (Value, error) {
+	for _, n := range ns {
+		if _, err := SplitNumber(n); err != nil {
+			return Value{}, err
+		}
+	}
+	return NumSet(ns...), nil
+}
+
+// ParseMicros reads an export line's WriteTimestampMicros: a non-negative
+// integer number of microseconds in any DynamoDB number spelling
+// ("1700000000000000", "1.7E15", an Ion decimal converted to text), within
+// int64. Both export decoders use it, so JSON and ION lines agree.
+func ParseMicros(s string) (int64, error) {
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil && n >= 0 {
+		return n, nil
+	}
+	dec, err := ParseNumber(s)
+	if err != nil || !dec.IsInteger() || dec.Neg {
+		return 0, &NumberError{Text: s, Reason: "not a non-negative integer number of microseconds"}
+	}
+	n, err := strconv.ParseInt(dec.String(), 10, 64)
+	if err != nil {
+		return 0, &NumberError{Text: s, Reason: "out of range for microseconds (int64)"}
+	}
+	return n, nil
 }

@@ -14,7 +14,7 @@ func FromAttributeValue(av types.AttributeValue) (Value, error) {
 	case *types.AttributeValueMemberS:
 		return Str(v.Value), nil
 	case *types.AttributeValueMemberN:
-		return Num(v.Value), nil
+		return CheckedNum(v.Value)
 	case *types.AttributeValueMemberB:
 		return Bin(v.Value), nil
 	case *types.AttributeValueMemberBOOL:
@@ -40,7 +40,7 @@ func FromAttributeValue(av types.AttributeValue) (Value, error) {
 	case *types.AttributeValueMemberSS:
 		return StrSet(v.Value...), nil
 	case *types.AttributeValueMemberNS:
-		return NumSet(v.Value...), nil
+		return CheckedNumSet(v.Value...)
 	case *types.AttributeValueMemberBS:
 		return BinSet(v.Value...), nil
 	case nil:

@@ -32,7 +32,6 @@ package ddbjson
 import (
 	"encoding/base64"
 	"fmt"
-	"strconv"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -322,18 +321,12 @@ func (d *Decoder) metadata() (int64, bool, *pathError) {
 	}
 }
 
-// micros converts a WriteTimestampMicros number text to int64.
+// micros converts a WriteTimestampMicros number text to int64 (the one rule
+// of ddbitem.ParseMicros).
 func micros(s string) (int64, *pathError) {
-	if n, err := strconv.ParseInt(s, 10, 64); err == nil && n >= 0 {
-		return n, nil
-	}
-	dec, err := ddbitem.ParseNumber(s) // already validated; handles "1.7e15"
-	if err != nil || !dec.IsInteger() || dec.Neg {
-		return 0, errorf("%q is not a non-negative integer number of microseconds", s)
-	}
-	n, err := strconv.ParseInt(dec.String(), 10, 64)
+	n, err := ddbitem.ParseMicros(s)
 	if err != nil {
-		return 0, errorf("%q is out of range for microseconds", s)
+		return 0, errorf("%v", err)
 	}
 	return n, nil
 }

@@ -31,3 +31,17 @@ func TestIsDamaged(t *testing.T) {
 		}
 	}
 }
+
+func TestSummaryTableName(t *testing.T) {
+	for arn, want := range map[string]string{
+		"arn:aws:dynamodb:us-east-1:123456789012:table/Orders":                "Orders",
+		"arn:aws:dynamodb:us-west-1:060119642692:table/unicorn_activities":    "unicorn_activities",
+		"arn:aws:dynamodb:eu-west-1:1:table/My-Table.v2/export/0171-c488b4e1": "My-Table.v2",
+		"":           "",
+		"not an arn": "",
+	} {
+		if got := (Summary{TableARN: arn}).TableName(); got != want {
+			t.Errorf("%q: got %q, want %q", arn, got, want)
+		}
+	}
+}

@@ -65,7 +65,7 @@ func Open(ctx context.Context, uri string) (*Export, error) {
 		}
 		e, err := OpenStore(ctx, store, dir)
 		if err != nil {
-			return nil, err
+			return nil, noExport(ctx, store, dir, uri, err, func(f string) string { return "s3://" + bucket + "/" + f })
 		}
 		e.location = uri
 		return e, nil
@@ -94,7 +94,13 @@ func openLocal(ctx context.Context, uri string) (*Export, error) {
 	}
 	raw, err := readSmall(ctx, LocalStore{Root: abs}, summaryName, maxSummaryBytes)
 	if err != nil {
-		return nil, &ManifestError{Key: filepath.Join(abs, summaryName), Err: err}
+		// Search from the filesystem root's view of abs, so that a folder
+		// inside an AWSDynamoDB folder (an export's data/) finds its siblings.
+		root := filepath.VolumeName(abs) + string(filepath.Separator)
+		rel, _ := filepath.Rel(root, abs)
+		return nil, noExport(ctx, LocalStore{Root: root}, filepath.ToSlash(rel), abs,
+			&ManifestError{Key: filepath.Join(abs, summaryName), Err: err},
+			func(f string) string { return filepath.Join(root, filepath.FromSlash(f)) })
 	}
 	s, err := ParseSummary(raw)
 	if err != nil {

@@ -63,6 +63,22 @@ func (s Summary) ID() string {
 	return s.ExportARN[strings.LastIndexByte(s.ExportARN, '/')+1:]
 }
 
+// TableName is the name of the table the export is of, from tableArn
+// ("arn:aws:dynamodb:REGION:ACCOUNT:table/NAME"); "" when the summary does
+// not say.
+func (s Summary) TableName() string {
+	const marker = ":table/"
+	i := strings.Index(s.TableARN, marker)
+	if i < 0 {
+		return ""
+	}
+	name := s.TableARN[i+len(marker):]
+	if j := strings.IndexByte(name, '/'); j >= 0 {
+		name = name[:j]
+	}
+	return name
+}
+
 // DataFile is one line of manifest-files.json. Key is the dataFileS3Key as
 // written there (it identifies the file in messages and bookkeeping), MD5
 // the base64 md5 of the compressed object, Index the line's position among

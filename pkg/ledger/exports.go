@@ -20,6 +20,10 @@ type Export struct {
 	ItemCount          int64
 	Files              []ExportFile
 	MappingFingerprint string
+	// ExportTable is the table the export's manifest names, when it
+	// differs from SourceTable (a renamed table the operator vouched for);
+	// "" otherwise.
+	ExportTable string
 }
 
 // ExportFile is one data file of an export.
@@ -59,9 +63,10 @@ func (l *Ledger) RegisterExport(ctx context.Context, db interface {
 		exportTime = e.ExportTime
 	}
 	if _, err := tx.Exec(ctx, `INSERT INTO `+l.T("exports")+`
-		(export_id, source_table, export_uri, export_type, output_format, export_time, item_count, file_count, mapping_fingerprint)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (export_id) DO NOTHING`,
-		e.ID, e.SourceTable, e.URI, e.Type, e.Format, exportTime, e.ItemCount, len(e.Files), e.MappingFingerprint); err != nil {
+		(export_id, source_table, export_uri, export_type, output_format, export_time, item_count, file_count, mapping_fingerprint, export_table)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (export_id) DO NOTHING`,
+		e.ID, e.SourceTable, e.URI, e.Type, e.Format, exportTime, e.ItemCount, len(e.Files), e.MappingFingerprint,
+		nullable(e.ExportTable)); err != nil {
 		return fmt.Errorf("registering export %s: %w", e.ID, err)
 	}
 	var table, fp string

@@ -77,6 +77,9 @@ func (l *Ledger) ddl() []string {
 	started_at          timestamptz NOT NULL DEFAULT now(),
 	finished_at         timestamptz
 )`,
+		// The table an export's manifest names, recorded when the operator
+		// loaded it into a mapping of another (renamed) table.
+		`ALTER TABLE ` + l.T("exports") + ` ADD COLUMN IF NOT EXISTS export_table text`,
 		// One row per data file; status moves pending -> done in the same
 		// transaction that commits the file's rows. A failed file keeps its
 		// error and is retried by the next run.

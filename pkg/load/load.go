@@ -52,6 +52,10 @@ type Config struct {
 	Ledger  *ledger.Ledger
 	// URI is how the export was named, recorded in the bookkeeping.
 	URI string
+	// RenamedFrom accepts an export whose manifest names this table
+	// instead of the mapping's source table (the table was renamed); it is
+	// recorded with the export. See SourceTableError.
+	RenamedFrom string
 	// Workers is the number of files loaded at once (default: CPU count).
 	Workers int
 	// ChunkItems bounds how many items are held in memory per worker
@@ -208,6 +212,9 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	}
 	start := time.Now()
 	e := cfg.Export
+	if err := checkSourceTable(cfg); err != nil {
+		return nil, err
+	}
 	newDecoder, err := decode.For(e.Format())
 	if err != nil {
 		return nil, err
@@ -239,7 +246,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 		return cfg.Ledger.RegisterExport(ctx, cfg.Pool, ledger.Export{
 			ID: e.ID(), SourceTable: cfg.Mapping.Source.Table, URI: cfg.URI, Type: exportType,
 			Format: e.Format(), ExportTime: e.ExportTime(), ItemCount: e.Summary().ItemCount,
-			Files: lf, MappingFingerprint: cfg.Mapping.Fingerprint(),
+			Files: lf, MappingFingerprint: cfg.Mapping.Fingerprint(), ExportTable: exportTable(cfg),
 		})
 	}); err != nil {
 		return nil, r.failure(ctx, err)

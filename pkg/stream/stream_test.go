@@ -328,3 +328,91 @@ func TestStreamsAPIRealWorld(t *testing.T) {
 }
 
 var _ = events.DynamoDBEvent{}
+
+// Each malformed record of an event comes back with Err set and what could be
+// read of it; the other records are decoded as usual.
+func TestLambdaMalformedRecords(t *testing.T) {
+	rec := func(name, change string) string {
+		return `{"eventID":"e","eventName":"` + name + `","eventSource":"aws:dynamodb","dynamodb":` + change + `}`
+	}
+	const keys = `"Keys":{"id":{"S":"k1"}}`
+	const seq = `"SequenceNumber":"100000000000000000007"`
+	cases := []struct {
+		name   string
+		record string
+		err    string // substring of Err; "" for a good record
+		keys   bool   // the key attributes are read
+		seq    bool   // the sequence number is read
+	}{
+		{"good", rec("MODIFY", `{`+keys+`,"NewImage":{"id":{"S":"k1"},"n":{"N":"5"}},`+seq+`,"StreamViewType":"NEW_AND_OLD_IMAGES"}`), "", true, true},
+		{"number of the wrong JSON type", rec("MODIFY", `{`+keys+`,"NewImage":{"id":{"S":"k1"},"n":{"N":5}},`+seq+`}`),
+			`NewImage: attribute "n": DynamoDBAttributeValue: N type should contain a string`, true, true},
+		{"nested wrong type", rec("INSERT", `{`+keys+`,"NewImage":{"id":{"S":"k1"},"l":{"L":[{"M":{"x":{"BOOL":"yes"}}}]}},`+seq+`}`),
+			`NewImage: attribute "l": [0]: attribute "x": DynamoDBAttributeValue: BOOL type should contain a boolean`, true, true},
+		{"unknown type descriptor", rec("INSERT", `{`+keys+`,"NewImage":{"id":{"S":"k1"},"d":{"DATE":"2024-01-01"}},`+seq+`}`),
+			`attribute "d": unsupported DynamoDB attribute type, DATE`, true, true},
+		{"two type descriptors", rec("INSERT", `{`+keys+`,"NewImage":{"id":{"S":"k1"},"d":{"S":"a","N":"1"}},`+seq+`}`),
+			`attribute "d": 2 type descriptors, want one`, true, true},
+		{"bad OldImage", rec("MODIFY", `{`+keys+`,"NewImage":{"id":{"S":"k1"}},"OldImage":{"id":{"S":1}},`+seq+`}`),
+			`OldImage: attribute "id"`, true, true},
+		{"bad key value", rec("REMOVE", `{"Keys":{"id":{"N":["1"]}},`+seq+`}`), `Keys: attribute "id"`, false, true},
+		{"bad number text in a key", rec("REMOVE", `{"Keys":{"id":{"N":"1e"}},`+seq+`}`), `Keys: attribute "id"`, false, true},
+		{"image not an object", rec("INSERT", `{`+keys+`,"NewImage":[1,2],`+seq+`}`), `NewImage: not a JSON object of attributes`, true, true},
+		{"MODIFY without NewImage", rec("MODIFY", `{`+keys+`,`+seq+`,"StreamViewType":"NEW_AND_OLD_IMAGES"}`),
+			"MODIFY record has no NewImage on a NEW_AND_OLD_IMAGES stream", true, true},
+		{"MODIFY with a null NewImage", rec("MODIFY", `{`+keys+`,"NewImage":null,`+seq+`,"StreamViewType":"NEW_AND_OLD_IMAGES"}`),
+			"MODIFY record has no NewImage", true, true},
+		{"INSERT without NewImage on NEW_IMAGE", rec("INSERT", `{`+keys+`,`+seq+`,"StreamViewType":"NEW_IMAGE"}`),
+			"INSERT record has no NewImage on a NEW_IMAGE stream", true, true},
+		{"KEYS_ONLY needs no image", rec("MODIFY", `{`+keys+`,`+seq+`,"StreamViewType":"KEYS_ONLY"}`), "", true, true},
+		{"sequence number of the wrong type", rec("INSERT", `{`+keys+`,"NewImage":{"id":{"S":"k1"}},"SequenceNumber":7}`),
+			"cannot unmarshal number", true, false},
+		{"dynamodb not an object", rec("INSERT", `"x"`), "dynamodb:", false, false},
+		{"no eventSource", `{"eventName":"INSERT","dynamodb":{` + keys + `,` + seq + `}}`, "no eventSource", true, true},
+		{"empty eventSource", `{"eventSource":"","eventName":"INSERT","dynamodb":{` + keys + `,` + seq + `}}`, "no eventSource", true, true},
+		{"eventSource not a string", `{"eventSource":5,"eventName":"INSERT","dynamodb":{` + keys + `,` + seq + `}}`,
+			"eventSource is not a string: \"5\"", true, true},
+		{"not an object", `[1]`, "not a JSON object", false, false},
+		{"null", `null`, "not a JSON object", false, false},
+		{"good after the bad ones", rec("REMOVE", `{`+keys+`,`+seq+`}`), "", true, true},
+	}
+	var parts []string
+	for _, c := range cases {
+		parts = append(parts, c.record)
+	}
+	recs, err := DecodeLambdaEvent([]byte(`{"Records":[` + strings.Join(parts, ",\n") + `]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != len(cases) {
+		t.Fatalf("%d records, want %d", len(recs), len(cases))
+	}
+	for i, c := range cases {
+		r := recs[i]
+		switch {
+		case c.err == "" && r.Err != nil:
+			t.Errorf("%s: unexpected Err %v", c.name, r.Err)
+		case c.err != "" && (r.Err == nil || !strings.Contains(r.Err.Error(), c.err)):
+			t.Errorf("%s: Err = %v, want one containing %q", c.name, r.Err, c.err)
+		}
+		if got := r.Keys["id"].Str == "k1"; got != c.keys {
+			t.Errorf("%s: keys read = %v (%v), want %v", c.name, got, r.Keys, c.keys)
+		}
+		if got := r.Seq == "100000000000000000007"; got != c.seq {
+			t.Errorf("%s: seq %q", c.name, r.Seq)
+		}
+	}
+	// Another service's record still fails the whole event, wherever it is.
+	for _, src := range []string{`"aws:sqs"`, `"aws:kinesis"`} {
+		ev := `{"Records":[` + cases[0].record + `,{"eventSource":` + src + `,"dynamodb":{"NewImage":{"a":{"N":5}}}}]}`
+		var se *SourceError
+		if _, err := DecodeLambdaEvent([]byte(ev)); !errors.As(err, &se) || se.Index != 1 {
+			t.Errorf("eventSource %s: %v", src, err)
+		}
+	}
+	for _, ev := range []string{`{"Records":5}`, `{"Records":{}}`, `[]`} {
+		if _, err := DecodeLambdaEvent([]byte(ev)); err == nil {
+			t.Errorf("%s: accepted", ev)
+		}
+	}
+}

@@ -68,10 +68,7 @@ func sdkValue(v types.AttributeValue) (ddbitem.Value, error) {
 	case *types.AttributeValueMemberS:
 		return ddbitem.Str(t.Value), nil
 	case *types.AttributeValueMemberN:
-		if _, err := ddbitem.ParseNumber(t.Value); err != nil {
-			return ddbitem.Value{}, err
-		}
-		return ddbitem.Num(t.Value), nil
+		return ddbitem.CheckedNum(t.Value)
 	case *types.AttributeValueMemberB:
 		return ddbitem.Bin(t.Value), nil
 	case *types.AttributeValueMemberBOOL:
@@ -81,12 +78,7 @@ func sdkValue(v types.AttributeValue) (ddbitem.Value, error) {
 	case *types.AttributeValueMemberSS:
 		return ddbitem.StrSet(t.Value...), nil
 	case *types.AttributeValueMemberNS:
-		for _, n := range t.Value {
-			if _, err := ddbitem.ParseNumber(n); err != nil {
-				return ddbitem.Value{}, err
-			}
-		}
-		return ddbitem.NumSet(t.Value...), nil
+		return ddbitem.CheckedNumSet(t.Value...)
 	case *types.AttributeValueMemberBS:
 		return ddbitem.BinSet(t.Value...), nil
 	case *types.AttributeValueMemberL:

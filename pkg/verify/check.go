@@ -214,8 +214,10 @@ func (v *verifier) prepareWith(e *entry, sl *slab) error {
 		rows, rej := v.m.Rows(e.item)
 		e.item = present // the rows are computed: let the item go
 		if rej != nil {
+			// A rejected item expects no rows: its key tuples are still
+			// computed below, so rows PostgreSQL holds for it are extra.
 			e.reject = rej
-			return nil
+			rows = make(mapping.Rows, nt)
 		}
 		total := 0
 		for ti := range v.tables {
@@ -341,7 +343,7 @@ func (v *verifier) lookup(ctx context.Context, chunk []*entry) (*lookups, error)
 			continue
 		}
 		for _, e := range chunk {
-			if e.reject != nil || !e.eligible[ti] || seen[e.tuple[ti]] {
+			if !e.eligible[ti] || seen[e.tuple[ti]] {
 				continue
 			}
 			seen[e.tuple[ti]] = true
@@ -436,9 +438,8 @@ func compareRow(t *mapping.Table, er *expRow, r pgRow) []colDiff {
 func (v *verifier) evaluate(e *entry, lk *lookups) *outcome {
 	nt := len(v.tables)
 	o := &outcome{e: e, expected: make([]int64, nt), matched: make([]int64, nt), withRows: make([]bool, nt)}
-	if e.reject != nil {
-		return o
-	}
+	// A rejected item has no expected rows (e.exp is empty, e.owned nil):
+	// whatever PostgreSQL holds under its key is extra.
 	for ti, tb := range v.tables {
 		t := tb.t
 		if e.only >= 0 && ti != e.only {
@@ -733,7 +734,7 @@ func (v *verifier) commit(o *outcome) {
 		} else {
 			v.res.RejectedOmitted++
 		}
-		return
+		// its rows, if PostgreSQL still holds any, are counted below as extra
 	case e.item == nil:
 		v.res.Items.Absent++
 	default:

@@ -252,21 +252,69 @@ func TestEveryDivergenceClass(t *testing.T) {
 	}
 }
 
-func TestRejectedItemsAreListedNotDivergent(t *testing.T) {
+// TestRejectedItemWithRowsIsExtra: an item whose current version the mapping
+// rejects expects no rows. While PostgreSQL still holds the rows of an
+// earlier version (the stream has not applied the change), they are extra:
+// NO-GO, in a full scan and in --keys mode. Once they are gone (as the
+// stream's apply of the rejected image does), the item is only listed.
+func TestRejectedItemWithRowsIsExtra(t *testing.T) {
 	f := newFixture(t)
-	it := orderItem(7)
-	it["total"] = ddbitem.Num("1.005") // does not fit numeric(12,2)
+	it := orderItem(7)                    // two order lines
+	it["status"] = ddbitem.Str("NEW\x00") // U+0000: text cannot hold it
+	it2 := orderItem(8)                   // three order lines
+	it2["total"] = ddbitem.Num("1.005")   // does not fit numeric(12,2)
 	f.put(t, it)
-	// its rows stay as loaded; the item is rejected now
-	res := f.run(t, Options{})
-	if res.Items.Rejected != 1 || len(res.Rejected) != 1 || res.Rejected[0].Key != `[{"S":"o-07"}]` || res.Rejected[0].Table != "orders" {
-		dump(t, res)
-		t.Fatalf("rejected: %+v", res.Rejected)
+	f.put(t, it2)
+	listed := func(res *report.Result) {
+		t.Helper()
+		if res.Items.Rejected != 2 || len(res.Rejected) != 2 || res.Rejected[0].Key != `[{"S":"o-07"}]` ||
+			res.Rejected[0].Table != "orders" || res.Rejected[0].Column != "status" || res.Rejected[1].Column != "total" {
+			dump(t, res)
+			t.Fatalf("rejected: %+v", res.Rejected)
+		}
 	}
-	if res.Tables["orders"].Rejected != 1 || res.Verdict != report.GO {
+	// their rows stay as loaded
+	res := f.run(t, Options{Segments: 2})
+	listed(res)
+	if res.Verdict != report.NOGO || res.DivergentRows != 7 {
 		dump(t, res)
-		t.Fatalf("verdict %s", res.Verdict)
+		t.Fatalf("full scan: verdict %s, divergent %d", res.Verdict, res.DivergentRows)
 	}
+	counts(t, res, "orders", report.TableCounts{ExpectedRows: nItems - 2, Matched: nItems - 2, Extra: 2, Rejected: 2})
+	counts(t, res, "order_items", report.TableCounts{ExpectedRows: int64(f.lines) - 5, Matched: int64(f.lines) - 5, Extra: 5})
+	extra := 0
+	for _, s := range res.Samples {
+		if s.Class == report.Extra && (s.Key == `[{"S":"o-07"}]` || s.Key == `[{"S":"o-08"}]`) && s.PostgresValue != nil {
+			extra++
+		}
+	}
+	if extra != 7 {
+		dump(t, res)
+		t.Errorf("extra samples naming the rejected items: %d, want 7", extra)
+	}
+
+	keys := "o-07\no-08\n"
+	res = f.run(t, Options{Keys: NewKeyReader(strings.NewReader(keys), []string{"orderId"}, true), KeysFile: "keys.txt"})
+	listed(res)
+	if res.Verdict != report.NOGO || res.DivergentRows != 7 {
+		dump(t, res)
+		t.Fatalf("keys mode: verdict %s, divergent %d", res.Verdict, res.DivergentRows)
+	}
+
+	// the stream applies the rejected versions: their rows go
+	for _, id := range []string{"o-07", "o-08"} {
+		if _, err := f.pool.Exec(context.Background(), `DELETE FROM order_items WHERE order_id = $1`, id); err != nil {
+			t.Fatal(err)
+		}
+		f.exec(t, `DELETE FROM orders WHERE id = $1`, id)
+	}
+	res = f.run(t, Options{Segments: 3})
+	listed(res)
+	if res.Verdict != report.GO || res.DivergentRows != 0 {
+		dump(t, res)
+		t.Fatalf("after the rows went: verdict %s, divergent %d", res.Verdict, res.DivergentRows)
+	}
+	counts(t, res, "orders", report.TableCounts{ExpectedRows: nItems - 2, Matched: nItems - 2, Rejected: 2})
 }
 
 func TestSampleMode(t *testing.T) {
