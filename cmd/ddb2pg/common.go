@@ -7,6 +7,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/term"
 
@@ -52,7 +53,7 @@ func openPool(ctx context.Context, url string, maxConns int) (*pgxpool.Pool, err
 	notNow.Retryable = func(err error) bool { return pgerr.IsUnavailable(err) && pgerr.Code(err) != "" }
 	if err := notNow.Do(pingCtx, pool.Ping); err != nil {
 		pool.Close()
-		return nil, fmt.Errorf("connecting to PostgreSQL at %s:%d: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, err)
+		return nil, connectError(cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.User, err)
 	}
 	return pool, nil
 }
@@ -90,4 +91,17 @@ func progressRenderer(mode string) (*progress.Renderer, error) {
 		return nil, usageError{fmt.Errorf("--progress %q: want auto, bar, log or none", mode)}
 	}
 	return progress.NewRenderer(os.Stderr, tty, 10*time.Second, log), nil
+}
+
+// connectError says why the first connection failed. A refused login is
+// said as such: with sslmode=prefer (the default) pgx lists its TLS attempt
+// first, and "server refused TLS connection" then hides the real cause.
+func connectError(host string, port uint16, user string, err error) error {
+	if pgerr.IsAuthFailure(err) {
+		var pgErr *pgconn.PgError
+		errors.As(err, &pgErr)
+		return fmt.Errorf("PostgreSQL at %s:%d refused the login of user %q: %s (SQLSTATE %s): check the user name and password in --database-url or DATABASE_URL",
+			host, port, user, pgErr.Message, pgErr.Code)
+	}
+	return fmt.Errorf("connecting to PostgreSQL at %s:%d: %w", host, port, err)
 }

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -230,3 +231,38 @@ func (c *Cluster) Restart() (time.Duration, error) {
 	}
 	return time.Since(start), nil
 }
+
+// RequirePassword makes the server ask user for a password over TCP
+// (scram-sha-256, set to password), as a production server does; other
+// users stay trusted.
+func (c *Cluster) RequirePassword(user, password string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, c.DSN())
+	if err != nil {
+		return fmt.Errorf("teststack: %w", err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "SET password_encryption = 'scram-sha-256'"); err != nil {
+		return fmt.Errorf("teststack: %w", err)
+	}
+	if _, err := conn.Exec(ctx, "CREATE ROLE "+pgx.Identifier{user}.Sanitize()+" LOGIN PASSWORD "+quoteLiteral(password)); err != nil {
+		return fmt.Errorf("teststack: creating role %s: %w", user, err)
+	}
+	hba := filepath.Join(c.data, "pg_hba.conf")
+	old, err := os.ReadFile(hba)
+	if err != nil {
+		return fmt.Errorf("teststack: %w", err)
+	}
+	line := fmt.Sprintf("host all %s 127.0.0.1/32 scram-sha-256\n", user)
+	if err := os.WriteFile(hba, append([]byte(line), old...), 0o600); err != nil {
+		return fmt.Errorf("teststack: %w", err)
+	}
+	if _, err := conn.Exec(ctx, "SELECT pg_reload_conf()"); err != nil {
+		return fmt.Errorf("teststack: reloading pg_hba.conf: %w", err)
+	}
+	time.Sleep(200 * time.Millisecond) // the postmaster rereads it asynchronously
+	return nil
+}
+
+func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
