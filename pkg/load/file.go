@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
 
@@ -37,9 +38,18 @@ func (r *run) loadOne(ctx context.Context, careful bool) (*ledger.FileResult, st
 	if !known {
 		return nil, claimed.Key, fmt.Errorf("file %s is in the bookkeeping but not in the export's manifest", claimed.Key)
 	}
+	if careful {
+		// A careful retry may follow a foreign key violation: a key added
+		// since the tables' order was read. Read it again.
+		rowsql.ForgetOrder(r.tables)
+	}
+	ord, err := r.writeOrder(ctx, tx)
+	if err != nil {
+		return nil, df.Key, err
+	}
 	bufs := r.getBuffers()
 	defer r.putBuffers(bufs)
-	fl := &fileLoad{r: r, tx: tx, file: df, careful: careful,
+	fl := &fileLoad{r: r, tx: tx, file: df, careful: careful, order: ord,
 		res: ledger.FileResult{TableRows: map[string]int64{}}, shared: make([]*sharedBuf, len(r.tables)),
 		writeBuffers: bufs, claimed: make([][]pkHash, len(r.tables))}
 	err = fl.read(ctx)
@@ -107,6 +117,7 @@ type fileLoad struct {
 	tx        pgx.Tx
 	file      export.DataFile
 	careful   bool
+	order     *rowsql.Order // the tables' write order (writeOrder)
 	shared    []*sharedBuf
 	rejects   []ledger.Reject
 	res       ledger.FileResult
@@ -340,7 +351,7 @@ func (fl *fileLoad) flush(ctx context.Context, chunk []pendingItem) error {
 		}
 	}
 	m := fl.r.cfg.Mapping
-	var batch pgx.Batch
+	var gone []ddbitem.Item // items whose previous rows go
 	for i, p := range chunk {
 		fresh, won := claim.Won[p.key]
 		if !won {
@@ -355,13 +366,20 @@ func (fl *fileLoad) flush(ctx context.Context, chunk []pendingItem) error {
 		if err != nil {
 			return fmt.Errorf("item %s: %w", p.key, err)
 		}
-		for _, rt := range fl.r.tables {
-			if rt.T.Shared {
-				continue
-			}
+		gone = append(gone, keyItem)
+	}
+	// Children first: the user's foreign keys between the tables hold
+	// after each statement.
+	var batch pgx.Batch
+	for _, ti := range fl.order.Delete {
+		rt := fl.r.tables[ti]
+		if rt.T.Shared {
+			continue
+		}
+		for _, keyItem := range gone {
 			kv, ok, err := m.KeyValues(rt.T, keyItem)
 			if err != nil {
-				return fmt.Errorf("item %s: key columns of %s: %w", p.key, rt.T.Name, err)
+				return fmt.Errorf("item %s: key columns of %s: %w", keyItem, rt.T.Name, err)
 			}
 			if ok {
 				batch.Queue(rt.DeleteItem, kv...)
@@ -378,7 +396,8 @@ func (fl *fileLoad) flush(ctx context.Context, chunk []pendingItem) error {
 			return fmt.Errorf("deleting previous rows of re-loaded items: %w", err)
 		}
 	}
-	for ti, rt := range fl.r.tables {
+	for _, ti := range fl.order.Insert {
+		rt := fl.r.tables[ti]
 		if rt.T.Shared {
 			if err := fl.addShared(ctx, chunk, ti, rt, claim, last); err != nil {
 				return err
@@ -470,12 +489,14 @@ func (fl *fileLoad) spill(ctx context.Context, ti int, rt *rowsql.Table) error {
 
 // finish writes the shared rows and the rejects, after the last chunk.
 // Shared rows are written last, sorted by primary key, so concurrent workers
-// lock them in one order and hold the locks only until their commit.
+// lock them in one order and hold the locks only until their commit; the
+// shared tables in the order of the foreign keys between them.
 func (fl *fileLoad) finish(ctx context.Context) error {
 	if err := fl.sendPending(ctx); err != nil {
 		return err
 	}
-	for ti, rt := range fl.r.tables {
+	for _, ti := range fl.order.Insert {
+		rt := fl.r.tables[ti]
 		sb := fl.shared[ti]
 		if sb == nil || (len(sb.rows) == 0 && !sb.spilled) {
 			continue
@@ -626,4 +647,51 @@ func rowString(row []any, i int) (string, bool) {
 	}
 	s, ok := row[i].(string)
 	return s, ok
+}
+
+// loggedOrder is the tables' order last logged (once per catalog read).
+var loggedOrder atomic.Pointer[rowsql.Order]
+
+// writeOrder returns the tables' write order (read from the catalog once
+// per run, again after rowsql.ForgetOrder) and prepares tx for the foreign
+// keys from non-shared to shared tables: a full export's shared rows are
+// written at the end of each file, after the rows that reference them, so
+// such a key must be deferrable. One that is DEFERRABLE INITIALLY IMMEDIATE
+// is deferred for the file's transaction; one that is NOT DEFERRABLE is an
+// error naming the fix.
+func (r *run) writeOrder(ctx context.Context, tx pgx.Tx) (*rowsql.Order, error) {
+	ord, err := rowsql.OrderOf(ctx, tx, r.tables)
+	if err != nil {
+		return nil, err
+	}
+	if loggedOrder.Swap(ord) != ord {
+		if msg := ord.Describe(r.tables); len(ord.Cycle) > 0 {
+			r.cfg.Logger.Warn("foreign keys between the mapped tables", "order", msg)
+		} else if msg != "" {
+			r.cfg.Logger.Info("foreign keys between the mapped tables", "order", msg)
+		}
+	}
+	if r.engine != nil {
+		return ord, nil // an incremental export writes shared rows first
+	}
+	var deferNow []string
+	for _, fk := range ord.FKs {
+		child, parent := r.tables[fk.Child].T, r.tables[fk.Parent].T
+		if child.Shared || !parent.Shared || fk.Deferred {
+			continue
+		}
+		if !fk.Deferrable {
+			return nil, fmt.Errorf("the foreign key %s from %s to the shared table %s is NOT DEFERRABLE, but the backfill writes shared rows "+
+				"at the end of each file, after the rows that reference them: make it deferrable "+
+				"(ALTER TABLE %s ALTER CONSTRAINT %s DEFERRABLE INITIALLY DEFERRED)",
+				fk.Name, child.Name, parent.Name, child.Ident.Sanitize(), pgx.Identifier{fk.Constraint}.Sanitize())
+		}
+		deferNow = append(deferNow, fk.Name)
+	}
+	if len(deferNow) > 0 {
+		if _, err := tx.Exec(ctx, "SET CONSTRAINTS "+strings.Join(deferNow, ", ")+" DEFERRED"); err != nil {
+			return nil, fmt.Errorf("deferring the foreign keys to shared tables: %w", err)
+		}
+	}
+	return ord, nil
 }
