@@ -20,6 +20,7 @@ import (
 	"github.com/ddb2pg/ddb2pg/pkg/ddbitem"
 	"github.com/ddb2pg/ddb2pg/pkg/ledger"
 	"github.com/ddb2pg/ddb2pg/pkg/mapping"
+	"github.com/ddb2pg/ddb2pg/pkg/rowsql"
 	"github.com/ddb2pg/ddb2pg/pkg/schema"
 	"github.com/ddb2pg/ddb2pg/pkg/stream"
 )
@@ -296,4 +297,59 @@ func TestConcurrentInvocationsWithRefusedRecordsDoNotDeadlock(t *testing.T) {
 		t.Errorf("no record was refused: the test did not run the per-record pass")
 	}
 	e.expectTables(exportgen.MappingYAML("Orders"), state)
+}
+
+// rowsql.ReadOrder reads the user's foreign keys from the catalog:
+// schema-qualified and quoted names, a self-reference, deferrable and
+// initially deferred keys; a key to a table that is not mapped is left out.
+func TestReadOrderFromCatalog(t *testing.T) {
+	yamlText := `version: 1
+source:
+  table: T
+  key: [id]
+tables:
+  - name: "sales.Lines"
+    primary_key: [id, n]
+    for_each: lines
+    columns:
+      - {name: id, from: $.id, type: text}
+      - {name: n, from: "#index", type: integer}
+      - {name: parent_n, from: parent, type: integer}
+  - name: sales.heads
+    primary_key: [id]
+    columns:
+      - {name: id, from: id, type: text}
+      - {name: region, from: region, type: text}
+  - name: regions
+    primary_key: [code]
+    shared: true
+    columns:
+      - {name: code, from: region, type: text, required: true}
+`
+	e := setupYAML(t, apply.Config{}, yamlText)
+	e.exec(`CREATE TABLE other (id text PRIMARY KEY)`,
+		`ALTER TABLE sales."Lines" ADD CONSTRAINT lines_head FOREIGN KEY (id) REFERENCES sales.heads (id)`,
+		`ALTER TABLE sales."Lines" ADD CONSTRAINT "Lines self" FOREIGN KEY (id, parent_n) REFERENCES sales."Lines" (id, n) DEFERRABLE`,
+		`ALTER TABLE sales.heads ADD CONSTRAINT heads_region FOREIGN KEY (region) REFERENCES regions (code) DEFERRABLE INITIALLY DEFERRED`,
+		`ALTER TABLE sales.heads ADD CONSTRAINT heads_other FOREIGN KEY (id) REFERENCES other (id) NOT VALID`)
+	tables := rowsql.For(e.m)
+	ord, err := rowsql.ReadOrder(e.ctx, e.pool, tables)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fks []string
+	for _, fk := range ord.FKs {
+		fks = append(fks, fmt.Sprintf("%s %d->%d deferrable=%v deferred=%v", fk.Name, fk.Child, fk.Parent, fk.Deferrable, fk.Deferred))
+	}
+	want := []string{
+		`"sales"."Lines self" 0->0 deferrable=true deferred=false`,
+		`"sales"."lines_head" 0->1 deferrable=false deferred=false`,
+		`"sales"."heads_region" 1->2 deferrable=true deferred=true`,
+	}
+	if fmt.Sprint(fks) != fmt.Sprint(want) {
+		t.Errorf("foreign keys\n%v\nwant\n%v", fks, want)
+	}
+	if got := fmt.Sprint(ord.Insert, ord.Delete, ord.SelfRef); got != "[1 0 2] [2 0 1] [true false false]" {
+		t.Errorf("order %s", got)
+	}
 }
