@@ -1,7 +1,9 @@
 package load_test
 
 import (
+	"bytes"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -10,6 +12,7 @@ import (
 	"github.com/ddb2pg/ddb2pg/internal/exportgen"
 	"github.com/ddb2pg/ddb2pg/internal/teststack"
 	"github.com/ddb2pg/ddb2pg/pkg/ddbitem"
+	"github.com/ddb2pg/ddb2pg/pkg/load"
 	"github.com/ddb2pg/ddb2pg/pkg/mapping"
 )
 
@@ -216,5 +219,58 @@ func TestBackfillForeignKeyToSharedTable(t *testing.T) {
 				t.Errorf("%d customers, want %d", n, w.Stats.Customers)
 			}
 		})
+	}
+}
+
+// A file's COPY data is sent when the tables' pending rows reach the batch
+// bound, biggest table first: with a plain foreign key order_items ->
+// orders and big lines, the lines' table fills first, and its parents'
+// pending rows must still go before it, so that the first load never needs
+// its careful retry (which costs a second pass over the file and keeps the
+// run careful).
+func TestBackfillPlainForeignKeyFullCopyBatch(t *testing.T) {
+	t.Parallel()
+	y := string(readFile(t, "../../examples/orders/mapping.yaml"))
+	const last = "      - {name: price_at_purchase, from: price, type: \"numeric(12,2)\"}\n"
+	if !strings.HasSuffix(y, last) {
+		t.Fatal("the sample mapping no longer ends with order_items' price column")
+	}
+	p := filepath.Join(t.TempDir(), "mapping.yaml")
+	writeFile(t, p, []byte(y+"      - {name: note, from: note, type: text}\n"))
+	m, err := mapping.Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := openDB(t, teststack.Postgres(t), 4)
+	backfillPrepare(t, pool, m)
+	if _, err := pool.Exec(t.Context(), itemsToOrdersFK); err != nil {
+		t.Fatal(err)
+	}
+	note := strings.Repeat("a line's long note. ", 1000) // 20 kB
+	var items []ddbitem.Item
+	for i := range 150 {
+		lines := make([]ddbitem.Value, 3)
+		for j := range lines {
+			lines[j] = ddbitem.MapOf(map[string]ddbitem.Value{"productId": ddbitem.Str(fmt.Sprint("p", j)),
+				"quantity": ddbitem.Num("1"), "note": ddbitem.Str(note)})
+		}
+		items = append(items, ddbitem.Item{"orderId": ddbitem.Str(fmt.Sprintf("o%03d", i)), "customerId": ddbitem.Str("c1"),
+			"items": ddbitem.ListOf(lines...)})
+	}
+	w, err := exportgen.WriteExportFromItems(t.TempDir(), exportgen.ExportOptions{Seed: 1}, seq(items))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	sum, err := runLoad(t, pool, m, w.Folder, load.Config{Workers: 1, ChunkItems: 64, WaitForOthers: true,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil || !sum.Complete() || sum.Status.Loaded != 150 {
+		t.Fatalf("%v %+v", err, sum)
+	}
+	if strings.Contains(logs.String(), "retrying") {
+		t.Errorf("the first load was retried:\n%s", logs.String())
+	}
+	if n := count(t, pool, "SELECT count(*) FROM order_items"); n != 450 {
+		t.Errorf("%d lines, want 450", n)
 	}
 }
