@@ -15,6 +15,7 @@ import (
 	"github.com/ddb2pg/ddb2pg/pkg/export"
 	"github.com/ddb2pg/ddb2pg/pkg/ledger"
 	"github.com/ddb2pg/ddb2pg/pkg/mapping"
+	"github.com/ddb2pg/ddb2pg/pkg/pgerr"
 	"github.com/ddb2pg/ddb2pg/pkg/rowsql"
 )
 
@@ -52,10 +53,7 @@ func (r *run) loadOne(ctx context.Context, careful bool) (*ledger.FileResult, st
 	fl := &fileLoad{r: r, tx: tx, file: df, careful: careful, order: ord,
 		res: ledger.FileResult{TableRows: map[string]int64{}}, shared: make([]*sharedBuf, len(r.tables)),
 		writeBuffers: bufs, claimed: make([][]pkHash, len(r.tables))}
-	err = fl.read(ctx)
-	if err == nil {
-		err = fl.finish(ctx)
-	}
+	err = fl.load(ctx)
 	if err == nil {
 		err = r.cfg.Ledger.MarkFileDone(ctx, tx, r.cfg.Export.ID(), df.Key, r.cfg.WorkerID, fl.res)
 	}
@@ -90,6 +88,77 @@ func (r *run) loadOne(ctx context.Context, careful bool) (*ledger.FileResult, st
 	return &fl.res, df.Key, nil
 }
 
+// load reads and writes the file inside a savepoint of the file's
+// transaction. When PostgreSQL refuses a row (a user's CHECK constraint or
+// unique index, a value out of a column's range: see refusal), the
+// savepoint is rolled back and the file is loaded again item by item
+// (isolate): the items PostgreSQL refuses are recorded as rejected and
+// their rows left out, the others load.
+func (fl *fileLoad) load(ctx context.Context) error {
+	outer := fl.tx
+	defer func() { fl.tx = outer }()
+	for {
+		sp, err := outer.Begin(ctx)
+		if err != nil {
+			return err
+		}
+		fl.tx = sp
+		err = fl.read(ctx)
+		if err == nil {
+			err = fl.finish(ctx)
+		}
+		if err == nil {
+			return sp.Commit(ctx)
+		}
+		_ = sp.Rollback(ctx)
+		if fl.isolate || !fl.refusal(err) {
+			return err
+		}
+		fl.r.cfg.Logger.Warn("PostgreSQL refused a row; loading the file item by item", "file", fl.file.Key, "err", err)
+		fl.restart()
+		fl.isolate = true
+	}
+}
+
+// refusal reports whether err is PostgreSQL refusing an item's rows
+// (SQLSTATE classes 22 data exception, 23 integrity constraint, 54 program
+// limit): the file can be loaded item by item, rejecting the items refused.
+// Outside careful mode a unique or foreign key violation is left to the
+// careful retry instead: it usually means a concurrent writer.
+func (fl *fileLoad) refusal(err error) bool {
+	code := pgerr.Code(err)
+	if len(code) != 5 {
+		return false
+	}
+	if (code == "23505" || code == "23503") && !fl.careful {
+		return false
+	}
+	switch code[:2] {
+	case "22", "23", "54":
+		return true
+	}
+	return false
+}
+
+// restart forgets what a rolled back pass over the file did.
+func (fl *fileLoad) restart() {
+	fl.r.items.Add(-fl.processed)
+	fl.r.rejected.Add(-fl.res.Rejected)
+	for ti, pks := range fl.claimed {
+		fl.r.claims.release(ti, pks)
+	}
+	fl.processed = 0
+	fl.res = ledger.FileResult{TableRows: map[string]int64{}}
+	fl.rejects = nil
+	fl.shared = make([]*sharedBuf, len(fl.r.tables))
+	fl.claimed = make([][]pkHash, len(fl.r.tables))
+	fl.freshKeys = fl.freshKeys[:0]
+	for i := range fl.pending {
+		p := &fl.pending[i]
+		p.data, p.keys, p.rows = p.data[:0], p.keys[:0], p.rows[:0]
+	}
+}
+
 // pendingItem is a mapped item waiting for its chunk's flush. The decoded
 // item itself is not kept: memory per queued item is its rows only.
 type pendingItem struct {
@@ -117,6 +186,7 @@ type fileLoad struct {
 	tx        pgx.Tx
 	file      export.DataFile
 	careful   bool
+	isolate   bool          // write item by item, rejecting what PostgreSQL refuses (see load)
 	order     *rowsql.Order // the tables' write order (writeOrder)
 	shared    []*sharedBuf
 	rejects   []ledger.Reject
@@ -349,6 +419,9 @@ func (fl *fileLoad) flush(ctx context.Context, chunk []pendingItem) error {
 		if err != nil {
 			return err
 		}
+	}
+	if fl.isolate {
+		return fl.flushIsolated(ctx, chunk, claim, last)
 	}
 	m := fl.r.cfg.Mapping
 	var gone []ddbitem.Item // items whose previous rows go
@@ -694,4 +767,134 @@ func (r *run) writeOrder(ctx context.Context, tx pgx.Tx) (*rowsql.Order, error) 
 		}
 	}
 	return ord, nil
+}
+
+// flushIsolated is flush item by item, each in a savepoint: an item whose
+// rows PostgreSQL refuses is recorded as rejected, its previous rows
+// deleted (its claimed version stays: an older copy cannot come back), and
+// its shared rows left out.
+func (fl *fileLoad) flushIsolated(ctx context.Context, chunk []pendingItem, claim ledger.ExportClaim, last map[string]int) error {
+	m := fl.r.cfg.Mapping
+	kept := ledger.ExportClaim{Won: make(map[string]bool, len(claim.Won))} // claim less the refused items
+	for i, p := range chunk {
+		fresh, won := claim.Won[p.key]
+		if !won {
+			fl.res.Skipped++
+			continue
+		}
+		fl.res.Loaded++
+		kept.Won[p.key] = fresh
+		if last[p.key] != i {
+			continue
+		}
+		keyItem, err := m.KeyItem(ddbitem.Key(p.key))
+		if err != nil {
+			return fmt.Errorf("item %s: %w", p.key, err)
+		}
+		replace := !fresh || fl.careful
+		err = fl.writeItem(ctx, keyItem, p.rows, replace)
+		if err == nil {
+			continue
+		}
+		if !fl.refusal(err) {
+			return err
+		}
+		delete(kept.Won, p.key)
+		fl.res.Loaded--
+		fl.res.Rejected++
+		fl.r.rejected.Add(1)
+		var tmp lineChunk
+		fl.reject(&tmp, 0, p.key, ledger.Reject{Reason: "PostgreSQL refused the item's rows: " + err.Error()})
+		fl.rejects = append(fl.rejects, tmp.rejects...)
+		if replace {
+			if err := fl.writeItem(ctx, keyItem, nil, true); err != nil && !fl.refusal(err) {
+				return err
+			}
+		}
+	}
+	for _, ti := range fl.order.Insert {
+		if rt := fl.r.tables[ti]; rt.T.Shared {
+			if err := fl.addShared(ctx, chunk, ti, rt, kept, last); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// writeItem writes an item's non-shared rows in a savepoint: its previous
+// rows deleted first (children first) when replace, its rows inserted
+// parents first (a table referencing itself in one COPY).
+func (fl *fileLoad) writeItem(ctx context.Context, keyItem ddbitem.Item, rows mapping.Rows, replace bool) error {
+	sp, err := fl.tx.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	err = fl.writeItemIn(ctx, sp, keyItem, rows, replace)
+	if err == nil {
+		err = sp.Commit(ctx)
+	}
+	if err != nil {
+		_ = sp.Rollback(ctx)
+	}
+	return err
+}
+
+func (fl *fileLoad) writeItemIn(ctx context.Context, sp pgx.Tx, keyItem ddbitem.Item, rows mapping.Rows, replace bool) error {
+	m := fl.r.cfg.Mapping
+	var b pgx.Batch
+	if replace {
+		for _, ti := range fl.order.Delete {
+			rt := fl.r.tables[ti]
+			if rt.T.Shared {
+				continue
+			}
+			kv, ok, err := m.KeyValues(rt.T, keyItem)
+			if err != nil {
+				return fmt.Errorf("item %s: key columns of %s: %w", keyItem, rt.T.Name, err)
+			}
+			if ok {
+				b.Queue(rt.DeleteItem, kv...)
+			}
+		}
+	}
+	send := func() error {
+		if b.Len() == 0 {
+			return nil
+		}
+		err := sp.SendBatch(ctx, &b).Close()
+		b = pgx.Batch{}
+		return err
+	}
+	counts := map[string]int64{}
+	for _, ti := range fl.order.Insert {
+		rt := fl.r.tables[ti]
+		if rt.T.Shared || rows == nil || len(rows[ti]) == 0 {
+			continue
+		}
+		counts[rt.T.Name] += int64(len(rows[ti]))
+		if fl.order.SelfRef[ti] {
+			if err := send(); err != nil {
+				return err
+			}
+			all := make([][]any, len(rows[ti]))
+			for i, r := range rows[ti] {
+				all[i] = r
+			}
+			if _, err := sp.CopyFrom(ctx, rt.T.Ident, rt.Columns, pgx.CopyFromRows(all)); err != nil {
+				return err
+			}
+			continue
+		}
+		for _, r := range rows[ti] {
+			b.Queue(rt.Insert, r...)
+		}
+	}
+	if err := send(); err != nil {
+		return err
+	}
+	for t, n := range counts {
+		fl.res.TableRows[t] += n
+	}
+	return nil
 }

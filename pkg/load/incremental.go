@@ -105,6 +105,7 @@ func (fl *fileLoad) flushChanges(ctx context.Context, chunk []pendingItem) error
 		return err
 	}
 	var writes []apply.ItemWrite
+	var owners []int // per write: its change in chunk
 	for i, p := range chunk {
 		o := out[p.key]
 		win := winner[p.key] == i
@@ -133,6 +134,51 @@ func (fl *fileLoad) flushChanges(ctx context.Context, chunk []pendingItem) error
 			}
 		}
 		writes = append(writes, w)
+		owners = append(owners, i)
 	}
-	return fl.r.engine.WriteItems(ctx, fl.tx, writes, fl.careful)
+	if !fl.isolate {
+		return fl.r.engine.WriteItems(ctx, fl.tx, writes, fl.careful)
+	}
+	// Item by item (see fileLoad.load): a change whose rows PostgreSQL
+	// refuses is rejected, as the stream rejects a record: the item's rows
+	// go, its claimed version stays.
+	for k, w := range writes {
+		err := fl.writeChange(ctx, w)
+		if err == nil {
+			continue
+		}
+		if !fl.refusal(err) {
+			return err
+		}
+		p := chunk[owners[k]]
+		for ti, rt := range fl.r.tables {
+			fl.res.TableRows[rt.T.Name] -= int64(len(p.rows[ti]))
+		}
+		fl.res.Loaded--
+		fl.res.Rejected++
+		fl.r.rejected.Add(1)
+		var tmp lineChunk
+		fl.reject(&tmp, 0, p.key, ledger.Reject{Reason: "PostgreSQL refused the item's rows: " + err.Error()})
+		fl.rejects = append(fl.rejects, tmp.rejects...)
+		if err := fl.writeChange(ctx, apply.ItemWrite{Keys: w.Keys}); err != nil && !fl.refusal(err) {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeChange writes one item's change in a savepoint.
+func (fl *fileLoad) writeChange(ctx context.Context, w apply.ItemWrite) error {
+	sp, err := fl.tx.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	err = fl.r.engine.WriteItems(ctx, sp, []apply.ItemWrite{w}, true)
+	if err == nil {
+		err = sp.Commit(ctx)
+	}
+	if err != nil {
+		_ = sp.Rollback(ctx)
+	}
+	return err
 }

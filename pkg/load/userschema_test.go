@@ -274,3 +274,126 @@ func TestBackfillPlainForeignKeyFullCopyBatch(t *testing.T) {
 		t.Errorf("%d lines, want 450", n)
 	}
 }
+
+// A user's CHECK constraint or unique index that some items break: the
+// backfill (first load, newer export, incremental export) records those
+// items as rejected, with PostgreSQL's reason, leaves their rows out (a
+// newer copy's refusal deletes the older copy's rows) and loads the rest.
+func TestBackfillRejectsItemsPostgresRefuses(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, ddl string
+		refuse    func(it ddbitem.Item)
+	}{
+		{"check", `ALTER TABLE orders ADD CONSTRAINT orders_status_check CHECK (status <> 'REFUSED')`,
+			func(it ddbitem.Item) { it["status"] = ddbitem.Str("REFUSED") }},
+		{"unique index", `CREATE UNIQUE INDEX order_items_product ON order_items (order_id, product_id)`,
+			func(it ddbitem.Item) {
+				l := ddbitem.MapOf(map[string]ddbitem.Value{"productId": ddbitem.Str("P-DUP"), "quantity": ddbitem.Num("1")})
+				it["items"] = ddbitem.ListOf(l, l)
+			}},
+	} {
+		for _, path := range []string{"first load", "newer export", "incremental export"} {
+			t.Run(tc.name+"/"+path, func(t *testing.T) {
+				t.Parallel()
+				refusedBackfill(t, tc.ddl, tc.refuse, path)
+			})
+		}
+	}
+}
+
+func refusedBackfill(t *testing.T, ddl string, refuse func(ddbitem.Item), path string) {
+	m := sampleMapping(t)
+	pool := openDB(t, teststack.Postgres(t), 4)
+	backfillPrepare(t, pool, m)
+	if _, err := pool.Exec(t.Context(), ddl); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	var good, bad []ddbitem.Item
+	refused := map[string]bool{}
+	for it := range exportgen.Orders(exportgen.Config{Orders: 60, Seed: 6}) {
+		if v, ok := it["items"]; ok { // one line per product: the generator repeats some
+			seen := map[string]bool{}
+			var lines []ddbitem.Value
+			for _, l := range v.List {
+				if p := l.Map["productId"].Str; !seen[p] {
+					seen[p] = true
+					lines = append(lines, l)
+				}
+			}
+			v.List = lines
+			it["items"] = v
+		}
+		good = append(good, it)
+		nu := ddbitem.Item{}
+		for k, v := range it {
+			nu[k] = v
+		}
+		if len(good)%7 == 3 {
+			refuse(nu)
+			refused[it["orderId"].Str] = true
+		}
+		bad = append(bad, nu)
+	}
+	opts := exportgen.ExportOptions{Seed: 1, ItemsPerFile: 20}
+	var folder string
+	switch path {
+	case "first load":
+		w, err := exportgen.WriteExportFromItems(filepath.Join(dir, "a"), opts, seq(bad))
+		if err != nil {
+			t.Fatal(err)
+		}
+		folder = w.Folder
+	case "newer export":
+		w, err := exportgen.WriteExportFromItems(filepath.Join(dir, "a"), opts, seq(good))
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustBackfill(t, pool, m, w.Folder)
+		opts.ExportTime = exportgen.DefaultExportTime.Add(time.Hour)
+		w, err = exportgen.WriteExportFromItems(filepath.Join(dir, "b"), opts, seq(bad))
+		if err != nil {
+			t.Fatal(err)
+		}
+		folder = w.Folder
+	default:
+		opts.ExportTime = incT0
+		w, err := exportgen.WriteExportFromItems(filepath.Join(dir, "a"), opts, seq(good))
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustBackfill(t, pool, m, w.Folder)
+		var changes []exportgen.Change
+		for i, it := range bad {
+			changes = append(changes, exportgen.Change{Keys: ddbitem.Item{"orderId": it["orderId"]}, OldImage: good[i], NewImage: it,
+				WriteTime: incT0.Add(time.Duration(i+1) * time.Second)})
+		}
+		inc, err := exportgen.WriteIncrementalExport(dir, exportgen.ExportOptions{Seed: 3, ItemsPerFile: 20}, incT0, incT1, changes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		folder = inc.Folder
+	}
+	sum, err := backfill(t, pool, m, folder, 2)
+	if err != nil || !sum.Complete() {
+		t.Fatalf("%v", err)
+	}
+	if sum.Status.Rejected != int64(len(refused)) || sum.Status.Loaded != int64(len(bad)-len(refused)) {
+		t.Errorf("status %+v, want %d loaded and %d rejected", sum.Status, len(bad)-len(refused), len(refused))
+	}
+	if n := count(t, pool, `SELECT count(*) FROM ddb2pg.rejects WHERE reason LIKE 'PostgreSQL refused%'`); n != int64(len(refused)) {
+		t.Errorf("%d rejects recorded, want %d", n, len(refused))
+	}
+	for _, it := range bad {
+		id := it["orderId"].Str
+		n := count(t, pool, `SELECT count(*) FROM orders WHERE id = $1`, id)
+		if want := map[bool]int64{true: 0, false: 1}[refused[id]]; n != want {
+			t.Errorf("order %s (refused: %v) has %d rows", id, refused[id], n)
+		}
+		lines := count(t, pool, `SELECT count(*) FROM order_items WHERE order_id = $1`, id)
+		if want := int64(len(it["items"].List)); refused[id] && lines != 0 || !refused[id] && lines != want {
+			t.Errorf("order %s (refused: %v) has %d lines", id, refused[id], lines)
+		}
+	}
+}
