@@ -626,43 +626,17 @@ func (e *Engine) plan(ctx context.Context, tx pgx.Tx, ps []prepared) (planned, e
 // writeGroupCareful is writeGroup record by record, for a group in which
 // PostgreSQL refused something: the records it refuses are recorded as
 // rejected (their item's rows deleted, their version advanced) and the rest
-// applies.
-//
-// Concurrent invocations (Lambda's parallelization factor: other items, the
-// same shared rows) must lock shared rows in one order, or they deadlock. So
-// the shared rows of all the group's writes are upserted first, in table
-// order and key order, as the fast path does; then each item's own rows are
-// written in a savepoint of their own. A write whose shared row PostgreSQL
-// refuses is rejected; so is one whose own rows it refuses, and since a
-// rejected item writes no shared rows, the group is then written again from
-// its claim with those items left out. Each round rejects at least one more
-// item, so the rounds end.
+// applies (see WriteItemsIsolated). Concurrent invocations (Lambda's
+// parallelization factor: other items, the same shared rows) lock shared
+// rows in one order, as in the fast path, so they do not deadlock.
 func (e *Engine) writeGroupCareful(ctx context.Context, tx pgx.Tx, ps []prepared) (Stats, error) {
 	pl, err := e.plan(ctx, tx, ps)
 	if err != nil {
 		return Stats{}, err
 	}
-	refused := map[int]error{} // write index -> why PostgreSQL refused it
-	for {
-		round, err := tx.Begin(ctx)
-		if err != nil {
-			return Stats{}, err
-		}
-		again, err := e.carefulRound(ctx, round, pl, refused)
-		if err != nil {
-			_ = round.Rollback(ctx)
-			return Stats{}, err
-		}
-		if again {
-			if err := round.Rollback(ctx); err != nil {
-				return Stats{}, err
-			}
-			continue
-		}
-		if err := round.Commit(ctx); err != nil {
-			return Stats{}, err
-		}
-		break
+	refused, err := e.WriteItemsIsolated(ctx, tx, pl.writes)
+	if err != nil {
+		return Stats{}, err
 	}
 	st := pl.st
 	rejects := pl.rejects
@@ -712,12 +686,44 @@ func (e *Engine) writeGroupCareful(ctx context.Context, tx pgx.Tx, ps []prepared
 	return st, nil
 }
 
-// carefulRound writes pl's items inside tx, leaving out the rows of the
+// WriteItemsIsolated writes items inside tx as WriteItems does, isolating
+// the ones PostgreSQL refuses (a user's constraint, a value out of range:
+// SQLSTATE classes 22, 23, 54): it returns why, by index in items. A
+// refused item's rows are left out and its previous rows deleted (when
+// even that is refused, they stay); the others are written. The shared
+// rows of all items are upserted first, in table and key order, so that
+// concurrent writers lock them in one order; then each item's own rows in
+// a savepoint of its own. A refused item writes no shared rows: when one
+// had some, the items are written again from the start without it (each
+// round refuses at least one more item, so the rounds end). Other errors
+// are returned as they are; tx is then unusable.
+func (e *Engine) WriteItemsIsolated(ctx context.Context, tx pgx.Tx, items []ItemWrite) (map[int]error, error) {
+	refused := map[int]error{}
+	for {
+		round, err := tx.Begin(ctx)
+		if err != nil {
+			return nil, err
+		}
+		again, err := e.carefulRound(ctx, round, items, refused)
+		if err != nil {
+			_ = round.Rollback(ctx)
+			return nil, err
+		}
+		if !again {
+			return refused, round.Commit(ctx)
+		}
+		if err := round.Rollback(ctx); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// carefulRound writes items inside tx, leaving out the rows of the
 // refused ones (their old rows are only deleted). It adds the items
 // PostgreSQL refuses to refused, and returns again when the round must be
 // rolled back and written anew because a newly refused item had shared rows
 // in it.
-func (e *Engine) carefulRound(ctx context.Context, tx pgx.Tx, pl planned, refused map[int]error) (again bool, err error) {
+func (e *Engine) carefulRound(ctx context.Context, tx pgx.Tx, writes []ItemWrite, refused map[int]error) (again bool, err error) {
 	ord, err := e.order(ctx, tx)
 	if err != nil {
 		return false, err
@@ -725,12 +731,12 @@ func (e *Engine) carefulRound(ctx context.Context, tx pgx.Tx, pl planned, refuse
 	// Shared rows first, in table and key order: one batch, or one
 	// savepoint per row to find the ones PostgreSQL refuses.
 	var shared []int // writes whose shared rows go in this round
-	for i, w := range pl.writes {
+	for i, w := range writes {
 		if _, bad := refused[i]; !bad && w.Rows != nil {
 			shared = append(shared, i)
 		}
 	}
-	rows := e.sharedRows(ord, pl.writes, shared)
+	rows := e.sharedRows(ord, writes, shared)
 	if len(rows) > 0 {
 		sp, err := tx.Begin(ctx)
 		if err != nil {
@@ -775,7 +781,7 @@ func (e *Engine) carefulRound(ctx context.Context, tx pgx.Tx, pl planned, refuse
 		}
 	}
 	// Then each item's own rows, in a savepoint of its own.
-	for i, w := range pl.writes {
+	for i, w := range writes {
 		_, bad := refused[i]
 		if bad {
 			w.Rows = nil

@@ -142,43 +142,28 @@ func (fl *fileLoad) flushChanges(ctx context.Context, chunk []pendingItem) error
 	// Item by item (see fileLoad.load): a change whose rows PostgreSQL
 	// refuses is rejected, as the stream rejects a record: the item's rows
 	// go, its claimed version stays.
-	for k, w := range writes {
-		err := fl.writeChange(ctx, w)
-		if err == nil {
-			continue
-		}
-		if !fl.refusal(err) {
-			return err
-		}
+	refused, err := fl.r.engine.WriteItemsIsolated(ctx, fl.tx, writes)
+	if err != nil {
+		return err
+	}
+	for k, why := range refused {
 		p := chunk[owners[k]]
+		if p.chg.rej != nil {
+			continue // rejected already; its old rows could not be deleted
+		}
 		for ti, rt := range fl.r.tables {
 			fl.res.TableRows[rt.T.Name] -= int64(len(p.rows[ti]))
 		}
 		fl.res.Loaded--
 		fl.res.Rejected++
 		fl.r.rejected.Add(1)
-		var tmp lineChunk
-		fl.reject(&tmp, 0, p.key, ledger.Reject{Reason: "PostgreSQL refused the item's rows: " + err.Error()})
-		fl.rejects = append(fl.rejects, tmp.rejects...)
-		if err := fl.writeChange(ctx, apply.ItemWrite{Keys: w.Keys}); err != nil && !fl.refusal(err) {
-			return err
+		reason := "PostgreSQL refused the item's rows: "
+		if p.chg.deleted {
+			reason = "PostgreSQL refused deleting the item's rows: "
 		}
+		var tmp lineChunk
+		fl.reject(&tmp, 0, p.key, ledger.Reject{Reason: reason + why.Error()})
+		fl.rejects = append(fl.rejects, tmp.rejects...)
 	}
 	return nil
-}
-
-// writeChange writes one item's change in a savepoint.
-func (fl *fileLoad) writeChange(ctx context.Context, w apply.ItemWrite) error {
-	sp, err := fl.tx.Begin(ctx)
-	if err != nil {
-		return err
-	}
-	err = fl.r.engine.WriteItems(ctx, sp, []apply.ItemWrite{w}, true)
-	if err == nil {
-		err = sp.Commit(ctx)
-	}
-	if err != nil {
-		_ = sp.Rollback(ctx)
-	}
-	return err
 }
