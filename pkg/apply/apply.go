@@ -16,7 +16,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -640,7 +642,8 @@ func (e *Engine) writeGroupCareful(ctx context.Context, tx pgx.Tx, ps []prepared
 	}
 	st := pl.st
 	rejects := pl.rejects
-	for i, why := range refused {
+	for _, i := range slices.Sorted(maps.Keys(refused)) {
+		why := refused[i]
 		p := *pl.owners[i]
 		if p.kind == kRejectImg {
 			continue // rejected already; its old rows could not be deleted

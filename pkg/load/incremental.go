@@ -2,6 +2,8 @@ package load
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"sort"
 	"time"
 
@@ -146,7 +148,8 @@ func (fl *fileLoad) flushChanges(ctx context.Context, chunk []pendingItem) error
 	if err != nil {
 		return err
 	}
-	for k, why := range refused {
+	for _, k := range slices.Sorted(maps.Keys(refused)) {
+		why := refused[k]
 		p := chunk[owners[k]]
 		if p.chg.rej != nil {
 			continue // rejected already; its old rows could not be deleted
