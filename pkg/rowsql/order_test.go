@@ -2,7 +2,10 @@ package rowsql
 
 import (
 	"fmt"
+	"strings"
 	"testing"
+
+	"github.com/ddb2pg/ddb2pg/pkg/mapping"
 )
 
 // TestNewOrder: parents are written before children and deleted after
@@ -49,5 +52,27 @@ func TestNewOrder(t *testing.T) {
 				t.Errorf("got %s, want %s", got, want)
 			}
 		})
+	}
+}
+
+// Describe names the order for the log, and says which tables a cycle of
+// immediate keys left in mapping order and how to fix it.
+func TestOrderDescribe(t *testing.T) {
+	t.Parallel()
+	m, err := mapping.Parse("test.yaml", []byte(testMapping))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tables := For(m)
+	if got := NewOrder(len(tables), nil).Describe(tables); got != "" {
+		t.Errorf("without keys: %q", got)
+	}
+	got := NewOrder(len(tables), []FK{{Child: 1, Parent: 3}}).Describe(tables)
+	if want := "tables written in the order sales.customers, tags, profiles, order_items (deleted in reverse)"; got != want {
+		t.Errorf("got %q\nwant %q", got, want)
+	}
+	got = NewOrder(len(tables), []FK{{Child: 2, Parent: 3}, {Child: 3, Parent: 2}}).Describe(tables)
+	if !strings.Contains(got, "between tags, profiles form a cycle") || !strings.Contains(got, "DEFERRABLE INITIALLY DEFERRED") {
+		t.Errorf("cycle: %q", got)
 	}
 }
