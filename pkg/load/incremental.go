@@ -2,6 +2,8 @@ package load
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"sort"
 	"time"
 
@@ -105,6 +107,7 @@ func (fl *fileLoad) flushChanges(ctx context.Context, chunk []pendingItem) error
 		return err
 	}
 	var writes []apply.ItemWrite
+	var owners []int // per write: its change in chunk
 	for i, p := range chunk {
 		o := out[p.key]
 		win := winner[p.key] == i
@@ -133,6 +136,37 @@ func (fl *fileLoad) flushChanges(ctx context.Context, chunk []pendingItem) error
 			}
 		}
 		writes = append(writes, w)
+		owners = append(owners, i)
 	}
-	return fl.r.engine.WriteItems(ctx, fl.tx, writes, fl.careful)
+	if !fl.isolate {
+		return fl.r.engine.WriteItems(ctx, fl.tx, writes, fl.careful)
+	}
+	// Item by item (see fileLoad.load): a change whose rows PostgreSQL
+	// refuses is rejected, as the stream rejects a record: the item's rows
+	// go, its claimed version stays.
+	refused, err := fl.r.engine.WriteItemsIsolated(ctx, fl.tx, writes)
+	if err != nil {
+		return err
+	}
+	for _, k := range slices.Sorted(maps.Keys(refused)) {
+		why := refused[k]
+		p := chunk[owners[k]]
+		if p.chg.rej != nil {
+			continue // rejected already; its old rows could not be deleted
+		}
+		for ti, rt := range fl.r.tables {
+			fl.res.TableRows[rt.T.Name] -= int64(len(p.rows[ti]))
+		}
+		fl.res.Loaded--
+		fl.res.Rejected++
+		fl.r.rejected.Add(1)
+		reason := "PostgreSQL refused the item's rows: "
+		if p.chg.deleted {
+			reason = "PostgreSQL refused deleting the item's rows: "
+		}
+		var tmp lineChunk
+		fl.reject(&tmp, 0, p.key, ledger.Reject{Reason: reason + why.Error()})
+		fl.rejects = append(fl.rejects, tmp.rejects...)
+	}
+	return nil
 }
