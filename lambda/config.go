@@ -19,6 +19,7 @@ import (
 	"github.com/ddb2pg/ddb2pg/lambda/lambdaenv"
 	"github.com/ddb2pg/ddb2pg/pkg/apply"
 	"github.com/ddb2pg/ddb2pg/pkg/ledger"
+	"github.com/ddb2pg/ddb2pg/pkg/pgerr"
 )
 
 type settings struct {
@@ -143,5 +144,6 @@ func poolConfig(dsn string, maxConns int) (*pgxpool.Config, error) {
 	cfg.MaxConns = int32(maxConns)
 	cfg.MinConns = 0
 	cfg.ConnConfig.RuntimeParams["application_name"] = "ddb2pg-lambda"
+	pgerr.LambdaSessions.Apply(cfg.ConnConfig.RuntimeParams) // a frozen sandbox cannot hold locks for long
 	return cfg, nil
 }

@@ -1,18 +1,21 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"runtime"
 	"sort"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/ddb2pg/ddb2pg/pkg/export"
 	"github.com/ddb2pg/ddb2pg/pkg/ledger"
 	"github.com/ddb2pg/ddb2pg/pkg/load"
+	"github.com/ddb2pg/ddb2pg/pkg/pgerr"
 	"github.com/ddb2pg/ddb2pg/pkg/progress"
 	"github.com/ddb2pg/ddb2pg/pkg/schema"
 )
@@ -22,6 +25,7 @@ func newBackfillCmd() *cobra.Command {
 		mappingPath, exportURI, dbURL, stateSchema, progressMode string
 		renamedFrom                                              string
 		workers, chunk                                           int
+		maxOutage                                                time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "backfill --mapping mapping.yaml --export EXPORT --database-url URL [--workers N]",
@@ -29,6 +33,8 @@ func newBackfillCmd() *cobra.Command {
 		Long: `Loads a DynamoDB point-in-time export (the folder holding manifest-summary.json,
 a local path or s3://bucket/prefix/AWSDynamoDB/<exportId>) into the tables the mapping
 describes. Safe to rerun after a crash, and to run as several processes on one export.
+Rides out PostgreSQL restarts and lock timeouts: it reconnects with backoff for up to
+--max-outage, then stops; a rerun loads only the files not done.
 
 Exit codes: 0 all loaded; 3 finished but some items were rejected; 1 failed; 2 usage error.`,
 		Args: noArgs,
@@ -38,6 +44,9 @@ Exit codes: 0 all loaded; 3 finished but some items were rejected; 1 failed; 2 u
 			}
 			if workers < 0 {
 				return usageError{fmt.Errorf("--workers %d: must be positive", workers)}
+			}
+			if maxOutage <= 0 {
+				return usageError{fmt.Errorf("--max-outage %v: must be positive", maxOutage)}
 			}
 			tuneGC(300, 200<<20)
 			m, err := loadMapping(mappingPath)
@@ -73,10 +82,14 @@ Exit codes: 0 all loaded; 3 finished but some items were rejected; 1 failed; 2 u
 				return err
 			}
 			defer pool.Close()
-			if err := led.Ensure(ctx, pool); err != nil {
+			// A restart between here and the load is waited out as in it.
+			if err := pgerr.OutagePolicy(maxOutage).Do(ctx, func(ctx context.Context) error {
+				if err := led.Ensure(ctx, pool); err != nil {
+					return err
+				}
+				_, err := schema.Ensure(ctx, pool, m)
 				return err
-			}
-			if _, err := schema.Ensure(ctx, pool, m); err != nil {
+			}); err != nil {
 				return err
 			}
 			var pf progress.Func
@@ -84,7 +97,7 @@ Exit codes: 0 all loaded; 3 finished but some items were rejected; 1 failed; 2 u
 				pf = bar.Update
 			}
 			sum, err := load.Run(ctx, load.Config{Pool: pool, Mapping: m, Export: exp, Ledger: led, URI: exportURI,
-				RenamedFrom: renamedFrom, Workers: workers, ChunkItems: chunk, Progress: pf, Logger: log, WaitForOthers: true})
+				RenamedFrom: renamedFrom, Workers: workers, ChunkItems: chunk, MaxOutage: maxOutage, Progress: pf, Logger: log, WaitForOthers: true})
 			if bar != nil {
 				bar.Done()
 			}
@@ -118,6 +131,7 @@ Exit codes: 0 all loaded; 3 finished but some items were rejected; 1 failed; 2 u
 	f.StringVar(&dbURL, "database-url", "", "PostgreSQL URL (default $DATABASE_URL)")
 	f.IntVar(&workers, "workers", 0, "files loaded at once (default: CPU count)")
 	f.IntVar(&chunk, "chunk-items", 0, "items per round trip to PostgreSQL (default 1024)")
+	f.DurationVar(&maxOutage, "max-outage", 5*time.Minute, "how long to keep reconnecting while PostgreSQL is unavailable before stopping")
 	f.StringVar(&stateSchema, "state-schema", ledger.DefaultSchema, "schema of ddb2pg's bookkeeping tables")
 	f.StringVar(&renamedFrom, "renamed-from", "", "accept an export of this table (the mapping's source table was renamed from it)")
 	f.StringVar(&progressMode, "progress", "auto", "progress display: auto, bar, log or none")

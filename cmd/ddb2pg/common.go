@@ -7,10 +7,12 @@ import (
 	"os"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/term"
 
 	"github.com/ddb2pg/ddb2pg/pkg/mapping"
+	"github.com/ddb2pg/ddb2pg/pkg/pgerr"
 	"github.com/ddb2pg/ddb2pg/pkg/progress"
 )
 
@@ -25,7 +27,9 @@ func databaseURL(flag string) (string, error) {
 	return "", usageError{errors.New("no database: pass --database-url or set DATABASE_URL")}
 }
 
-// openPool connects with at most maxConns connections and checks the server answers.
+// openPool connects with at most maxConns connections and checks the server
+// answers. Its sessions get pgerr.CLISessions' lock_timeout and
+// idle_in_transaction_session_timeout unless the URL sets them.
 func openPool(ctx context.Context, url string, maxConns int) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
@@ -35,15 +39,21 @@ func openPool(ctx context.Context, url string, maxConns int) (*pgxpool.Pool, err
 		cfg.MaxConns = int32(maxConns)
 	}
 	cfg.ConnConfig.RuntimeParams["application_name"] = "ddb2pg"
+	pgerr.CLISessions.Apply(cfg.ConnConfig.RuntimeParams)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connecting to PostgreSQL: %w", err)
 	}
 	pingCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if err := pool.Ping(pingCtx); err != nil {
+	// A server that answers "not now" (starting up, shutting down, no
+	// connection slot free) is waited for; one that cannot be reached at
+	// all is more likely a wrong URL, reported at once.
+	notNow := pgerr.OutagePolicy(25 * time.Second)
+	notNow.Retryable = func(err error) bool { return pgerr.IsUnavailable(err) && pgerr.Code(err) != "" }
+	if err := notNow.Do(pingCtx, pool.Ping); err != nil {
 		pool.Close()
-		return nil, fmt.Errorf("connecting to PostgreSQL at %s:%d: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, err)
+		return nil, connectError(cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.User, err)
 	}
 	return pool, nil
 }
@@ -81,4 +91,17 @@ func progressRenderer(mode string) (*progress.Renderer, error) {
 		return nil, usageError{fmt.Errorf("--progress %q: want auto, bar, log or none", mode)}
 	}
 	return progress.NewRenderer(os.Stderr, tty, 10*time.Second, log), nil
+}
+
+// connectError says why the first connection failed. A refused login is
+// said as such: with sslmode=prefer (the default) pgx lists its TLS attempt
+// first, and "server refused TLS connection" then hides the real cause.
+func connectError(host string, port uint16, user string, err error) error {
+	if pgerr.IsAuthFailure(err) {
+		var pgErr *pgconn.PgError
+		errors.As(err, &pgErr)
+		return fmt.Errorf("PostgreSQL at %s:%d refused the login of user %q: %s (SQLSTATE %s): check the user name and password in --database-url or DATABASE_URL",
+			host, port, user, pgErr.Message, pgErr.Code)
+	}
+	return fmt.Errorf("connecting to PostgreSQL at %s:%d: %w", host, port, err)
 }

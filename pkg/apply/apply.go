@@ -16,10 +16,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -107,6 +110,8 @@ type Engine struct {
 
 	softOnce sync.Mutex
 	soft     []bool // per table: has the soft-delete column (resolved once)
+
+	logged atomic.Pointer[rowsql.Order] // the tables' order last logged
 }
 
 // New checks cfg and builds the engine.
@@ -424,50 +429,19 @@ func (e *Engine) applyChunk(ctx context.Context, db DB, recs []stream.Record, ho
 		return st, err
 	}
 	e.cfg.Logger.Warn("a record could not be written; isolating it", "error", err.Error())
+	if pgerr.Code(err) == "23503" {
+		// A foreign key may have been added since the tables' order was
+		// read: read it again before isolating the record.
+		rowsql.ForgetOrder(e.tables)
+	}
 	// Careful pass: one savepoint per record, so the records that fail are
 	// recorded as rejected and the rest applies.
 	return e.inTx(ctx, db, func(tx pgx.Tx) (Stats, error) {
 		var total Stats
-		for i := range ps {
-			sp, err := tx.Begin(ctx)
+		for _, g := range groups(ps) {
+			st, err := e.writeGroupCareful(ctx, tx, g)
 			if err != nil {
 				return total, err
-			}
-			st, err := e.write(ctx, sp, ps[i:i+1], true)
-			if err == nil {
-				if err = sp.Commit(ctx); err != nil {
-					return total, err
-				}
-				total.Add(st)
-				continue
-			}
-			_ = sp.Rollback(ctx)
-			if classify(err) != classRecord {
-				return total, err
-			}
-			// Reject the record: its item's rows go, its version advances.
-			p := ps[i]
-			e.reject(&p, ledger.Problem{Raw: imageText(p.rec), Reason: "PostgreSQL refused the item's rows: " + err.Error()})
-			p.kind = kRejectImg
-			sp, err = tx.Begin(ctx)
-			if err != nil {
-				return total, err
-			}
-			st, err = e.write(ctx, sp, []prepared{p}, true)
-			if err == nil {
-				err = sp.Commit(ctx)
-			}
-			if err != nil {
-				_ = sp.Rollback(ctx)
-				if classify(err) != classRecord {
-					return total, err
-				}
-				// Even the delete fails: record the reject alone.
-				n, err := e.cfg.Ledger.InsertRejects(ctx, tx, []ledger.Reject{*p.rej})
-				if err != nil {
-					return total, err
-				}
-				st = Stats{Records: 1, Rejected: n, Skipped: 1 - n, FirstSeq: p.rec.Seq, LastSeq: p.rec.Seq}
 			}
 			total.Add(st)
 		}
@@ -508,22 +482,31 @@ func (e *Engine) inTx(ctx context.Context, db DB, fn func(tx pgx.Tx) (Stats, err
 	return st, nil
 }
 
-// write applies prepared records inside tx. Records of one item collapse to
-// the last one, except a TTL delete that keeps the rows (ignore, soft): it
-// must see the state written before it, so the chunk is cut there and the
-// parts are written one after the other.
+// write applies prepared records inside tx, group by group (see groups).
 func (e *Engine) write(ctx context.Context, tx pgx.Tx, ps []prepared, careful bool) (Stats, error) {
 	var total Stats
+	for _, g := range groups(ps) {
+		st, err := e.writeGroup(ctx, tx, g, careful)
+		if err != nil {
+			return total, err
+		}
+		total.Add(st)
+	}
+	return total, nil
+}
+
+// groups cuts prepared records into the groups written one after the
+// other. Records of one item collapse to the last one, except a TTL delete
+// that keeps the rows (ignore, soft): it must see the state written before
+// it, so the chunk is cut there.
+func groups(ps []prepared) [][]prepared {
+	var out [][]prepared
 	start := 0
 	keys := map[string]bool{}
 	for i := range ps {
 		p := &ps[i]
 		if (p.kind == kTTLIgnore || p.kind == kSoftDelete) && keys[p.key] {
-			st, err := e.writeGroup(ctx, tx, ps[start:i], careful)
-			if err != nil {
-				return total, err
-			}
-			total.Add(st)
+			out = append(out, ps[start:i])
 			start = i
 			clear(keys)
 		}
@@ -531,19 +514,60 @@ func (e *Engine) write(ctx context.Context, tx pgx.Tx, ps []prepared, careful bo
 			keys[p.key] = true
 		}
 	}
-	st, err := e.writeGroup(ctx, tx, ps[start:], careful)
-	if err != nil {
-		return total, err
-	}
-	total.Add(st)
-	return total, nil
+	return append(out, ps[start:])
 }
 
 // writeGroup applies prepared records inside tx: claim, then deletes and
 // shared upserts in one pipelined batch, then one COPY per non-shared table.
 // careful always deletes before inserting (no trust in "fresh").
 func (e *Engine) writeGroup(ctx context.Context, tx pgx.Tx, ps []prepared, careful bool) (Stats, error) {
-	var st Stats
+	pl, err := e.plan(ctx, tx, ps)
+	if err != nil {
+		return pl.st, err
+	}
+	var batch pgx.Batch
+	for _, p := range pl.soft {
+		if err := e.queueSoftDelete(ctx, tx, &batch, p); err != nil {
+			return pl.st, err
+		}
+	}
+	if err := e.writeItems(ctx, tx, &batch, pl.writes, careful); err != nil {
+		return pl.st, err
+	}
+	if err := e.recordRejects(ctx, tx, pl.rejects, &pl.st); err != nil {
+		return pl.st, err
+	}
+	return pl.st, nil
+}
+
+// recordRejects records a group's rejects. An unreadable record delivered
+// again is recorded once (see ledger.InsertRejects): its repeats count as
+// skipped in st. (A rejected image delivered again loses its claim.)
+func (e *Engine) recordRejects(ctx context.Context, tx pgx.Tx, rejects []ledger.Reject, st *Stats) error {
+	n, err := e.cfg.Ledger.InsertRejects(ctx, tx, rejects)
+	if err != nil {
+		return err
+	}
+	st.Rejected -= len(rejects) - n
+	st.Skipped += len(rejects) - n
+	return nil
+}
+
+// planned is what a group's claim decided: the stats, the rejects to
+// record, the items to write and the TTL soft deletes.
+type planned struct {
+	st      Stats
+	rejects []ledger.Reject
+	writes  []ItemWrite
+	owners  []*prepared // per write: its record
+	soft    []*prepared
+}
+
+// plan claims the group's items in the bookkeeping (in key order) and
+// decides what each record does.
+func (e *Engine) plan(ctx context.Context, tx pgx.Tx, ps []prepared) (planned, error) {
+	var pl planned
+	st := &pl.st
 	// The winner of each key is its record with the highest sequence number.
 	winner := map[string]int{}
 	for i := range ps {
@@ -564,11 +588,8 @@ func (e *Engine) writeGroup(ctx context.Context, tx pgx.Tx, ps []prepared, caref
 	sort.Slice(claims, func(a, b int) bool { return claims[a].Key < claims[b].Key })
 	out, err := e.cfg.Ledger.ClaimForStream(ctx, tx, e.m.Source.Table, claims)
 	if err != nil {
-		return st, err
+		return pl, err
 	}
-	var rejects []ledger.Reject
-	var batch pgx.Batch
-	var writes []ItemWrite
 	seen := map[string]map[string]bool{} // key -> seqs seen (duplicates in the chunk)
 	for i := range ps {
 		p := &ps[i]
@@ -582,7 +603,7 @@ func (e *Engine) writeGroup(ctx context.Context, tx pgx.Tx, ps []prepared, caref
 		}
 		if p.kind == kInvalid {
 			st.Rejected++
-			rejects = append(rejects, *p.rej)
+			pl.rejects = append(pl.rejects, *p.rej)
 			continue
 		}
 		o := out[p.key]
@@ -599,7 +620,7 @@ func (e *Engine) writeGroup(ctx context.Context, tx pgx.Tx, ps []prepared, caref
 		switch p.kind {
 		case kRejectImg:
 			st.Rejected++
-			rejects = append(rejects, *p.rej)
+			pl.rejects = append(pl.rejects, *p.rej)
 		case kTTLIgnore:
 			st.Applied++
 			st.TTLIgnored++
@@ -615,25 +636,208 @@ func (e *Engine) writeGroup(ctx context.Context, tx pgx.Tx, ps []prepared, caref
 			if p.kind == kWrite {
 				w.Rows = p.rows
 			}
-			writes = append(writes, w)
+			pl.writes = append(pl.writes, w)
+			pl.owners = append(pl.owners, p)
 		case kSoftDelete:
-			if err := e.queueSoftDelete(ctx, tx, &batch, p); err != nil {
-				return st, err
+			pl.soft = append(pl.soft, p)
+		}
+	}
+	return pl, nil
+}
+
+// writeGroupCareful is writeGroup record by record, for a group in which
+// PostgreSQL refused something: the records it refuses are recorded as
+// rejected (their item's rows deleted, their version advanced) and the rest
+// applies (see WriteItemsIsolated). Concurrent invocations (Lambda's
+// parallelization factor: other items, the same shared rows) lock shared
+// rows in one order, as in the fast path, so they do not deadlock.
+func (e *Engine) writeGroupCareful(ctx context.Context, tx pgx.Tx, ps []prepared) (Stats, error) {
+	pl, err := e.plan(ctx, tx, ps)
+	if err != nil {
+		return Stats{}, err
+	}
+	refused, err := e.WriteItemsIsolated(ctx, tx, pl.writes)
+	if err != nil {
+		return Stats{}, err
+	}
+	st := pl.st
+	rejects := pl.rejects
+	for _, i := range slices.Sorted(maps.Keys(refused)) {
+		why := refused[i]
+		p := *pl.owners[i]
+		if p.kind == kRejectImg {
+			continue // rejected already; its old rows could not be deleted
+		}
+		reason := "PostgreSQL refused the item's rows: "
+		if p.kind == kRemove {
+			reason = "PostgreSQL refused deleting the item's rows: "
+		}
+		e.reject(&p, ledger.Problem{Raw: imageText(p.rec), Reason: reason + why.Error()})
+		rejects = append(rejects, *p.rej)
+		st.Applied--
+		st.Rejected++
+	}
+	for _, p := range pl.soft {
+		sp, err := tx.Begin(ctx)
+		if err != nil {
+			return Stats{}, err
+		}
+		var batch pgx.Batch
+		if err := e.queueSoftDelete(ctx, sp, &batch, p); err != nil {
+			_ = sp.Rollback(ctx)
+			return Stats{}, err
+		}
+		err = sp.SendBatch(ctx, &batch).Close()
+		if err == nil {
+			err = sp.Commit(ctx)
+		}
+		if err != nil {
+			_ = sp.Rollback(ctx)
+			if classify(err) != classRecord {
+				return Stats{}, err
+			}
+			q := *p
+			e.reject(&q, ledger.Problem{Raw: imageText(q.rec), Reason: "PostgreSQL refused marking the item's rows deleted: " + err.Error()})
+			rejects = append(rejects, *q.rej)
+			st.Applied--
+			st.Rejected++
+		}
+	}
+	if err := e.recordRejects(ctx, tx, rejects, &st); err != nil {
+		return Stats{}, err
+	}
+	return st, nil
+}
+
+// WriteItemsIsolated writes items inside tx as WriteItems does, isolating
+// the ones PostgreSQL refuses (a user's constraint, a value out of range:
+// SQLSTATE classes 22, 23, 54): it returns why, by index in items. A
+// refused item's rows are left out and its previous rows deleted (when
+// even that is refused, they stay); the others are written. The shared
+// rows of all items are upserted first, in table and key order, so that
+// concurrent writers lock them in one order; then each item's own rows in
+// a savepoint of its own. A refused item writes no shared rows: when one
+// had some, the items are written again from the start without it (each
+// round refuses at least one more item, so the rounds end). Other errors
+// are returned as they are; tx is then unusable.
+func (e *Engine) WriteItemsIsolated(ctx context.Context, tx pgx.Tx, items []ItemWrite) (map[int]error, error) {
+	refused := map[int]error{}
+	for {
+		round, err := tx.Begin(ctx)
+		if err != nil {
+			return nil, err
+		}
+		again, err := e.carefulRound(ctx, round, items, refused)
+		if err != nil {
+			_ = round.Rollback(ctx)
+			return nil, err
+		}
+		if !again {
+			return refused, round.Commit(ctx)
+		}
+		if err := round.Rollback(ctx); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// carefulRound writes items inside tx, leaving out the rows of the
+// refused ones (their old rows are only deleted). It adds the items
+// PostgreSQL refuses to refused, and returns again when the round must be
+// rolled back and written anew because a newly refused item had shared rows
+// in it.
+func (e *Engine) carefulRound(ctx context.Context, tx pgx.Tx, writes []ItemWrite, refused map[int]error) (again bool, err error) {
+	ord, err := e.order(ctx, tx)
+	if err != nil {
+		return false, err
+	}
+	// Shared rows first, in table and key order: one batch, or one
+	// savepoint per row to find the ones PostgreSQL refuses.
+	var shared []int // writes whose shared rows go in this round
+	for i, w := range writes {
+		if _, bad := refused[i]; !bad && w.Rows != nil {
+			shared = append(shared, i)
+		}
+	}
+	rows := e.sharedRows(ord, writes, shared)
+	if len(rows) > 0 {
+		sp, err := tx.Begin(ctx)
+		if err != nil {
+			return false, err
+		}
+		var batch pgx.Batch
+		for _, r := range rows {
+			batch.Queue(e.sharedSQL(r.table, writes[r.owner]), r.row...)
+		}
+		err = sp.SendBatch(ctx, &batch).Close()
+		if err == nil {
+			err = sp.Commit(ctx)
+		}
+		if err != nil {
+			_ = sp.Rollback(ctx)
+			if classify(err) != classRecord {
+				return false, err
+			}
+			for _, r := range rows {
+				sp, err := tx.Begin(ctx)
+				if err != nil {
+					return false, err
+				}
+				_, err = sp.Exec(ctx, e.sharedSQL(r.table, writes[r.owner]), r.row...)
+				if err == nil {
+					err = sp.Commit(ctx)
+				}
+				if err != nil {
+					_ = sp.Rollback(ctx)
+					if classify(err) != classRecord {
+						return false, err
+					}
+					if _, known := refused[r.owner]; !known {
+						refused[r.owner] = err
+						again = true
+					}
+				}
+			}
+			if again {
+				return true, nil
 			}
 		}
 	}
-	if err := e.writeItems(ctx, tx, &batch, writes, careful); err != nil {
-		return st, err
+	// Then each item's own rows, in a savepoint of its own.
+	for i, w := range writes {
+		_, bad := refused[i]
+		if bad {
+			w.Rows = nil
+		}
+		for {
+			sp, err := tx.Begin(ctx)
+			if err != nil {
+				return false, err
+			}
+			var batch pgx.Batch
+			e.queueDeletes(&batch, ord, []ItemWrite{w}, true)
+			err = e.writeRows(ctx, sp, &batch, ord, []ItemWrite{w}, true, false)
+			if err == nil {
+				err = sp.Commit(ctx)
+			}
+			if err == nil {
+				break
+			}
+			_ = sp.Rollback(ctx)
+			if classify(err) != classRecord {
+				return false, err
+			}
+			if !bad {
+				refused[i] = err
+				again = again || e.hasShared(w.Rows)
+			}
+			if w.Rows == nil {
+				break // even the delete fails: the old rows stay
+			}
+			w.Rows, bad = nil, true // its old rows still go
+		}
 	}
-	n, err := e.cfg.Ledger.InsertRejects(ctx, tx, rejects)
-	if err != nil {
-		return st, err
-	}
-	// An unreadable record delivered again is recorded once: the repeats
-	// count as skipped. (A rejected image delivered again loses its claim.)
-	st.Rejected -= len(rejects) - n
-	st.Skipped += len(rejects) - n
-	return st, nil
+	return again, nil
 }
 
 // ItemWrite is one item's new state for WriteItems.
@@ -645,15 +849,26 @@ type ItemWrite struct {
 	// Fresh: the item has no rows in the tables yet (no ledger row before
 	// the claim), so deleting them first is skipped.
 	Fresh bool
+	// SharedIfAbsent: the item's shared rows are inserted when absent and
+	// never update an existing row (an export's change: the row the stream
+	// wrote may be newer). Otherwise they are upserted (the stream's).
+	SharedIfAbsent bool
 }
 
 // WriteItems writes, inside tx, the new state of items whose version the
 // caller has just claimed in the bookkeeping, the way the stream applies a
 // change: each item's rows in non-shared tables are replaced as a set (a
 // deleted item's are deleted), shared tables are upserted (the last item's
-// row per primary key wins), in a few round trips. Items must be distinct.
+// row per primary key wins; an item with SharedIfAbsent only inserts rows
+// that are absent), in a few round trips. Items must be distinct.
 // careful deletes before inserting even for fresh items and inserts row by
 // row (no COPY), so a failure can be traced to one item.
+//
+// Tables are written in the order of the user's foreign keys between them
+// (rowsql.OrderOf: read from the catalog once per engine, again after a
+// foreign key violation): rows are deleted children first and written
+// parents first; shared rows in primary key order, so that concurrent
+// writers lock them in one order.
 func (e *Engine) WriteItems(ctx context.Context, tx pgx.Tx, items []ItemWrite, careful bool) error {
 	var batch pgx.Batch
 	return e.writeItems(ctx, tx, &batch, items, careful)
@@ -663,67 +878,72 @@ func (e *Engine) WriteItems(ctx context.Context, tx pgx.Tx, items []ItemWrite, c
 // shared upserts join batch (one pipelined round trip), then one COPY per
 // non-shared table.
 func (e *Engine) writeItems(ctx context.Context, tx pgx.Tx, batch *pgx.Batch, items []ItemWrite, careful bool) error {
-	dels := make([][][]any, len(e.tables)) // per table: key values of items whose rows go
-	for i := range items {
-		w := &items[i]
-		if w.Fresh && !careful {
+	ord, err := e.order(ctx, tx)
+	if err != nil {
+		return err
+	}
+	e.queueDeletes(batch, ord, items, careful)
+	return e.writeRows(ctx, tx, batch, ord, items, careful, true)
+}
+
+// order returns the tables' write order, logging it when it was (re)read.
+func (e *Engine) order(ctx context.Context, tx pgx.Tx) (*rowsql.Order, error) {
+	ord, err := rowsql.OrderOf(ctx, tx, e.tables)
+	if err != nil {
+		return nil, err
+	}
+	if e.logged.Swap(ord) != ord {
+		if msg := ord.Describe(e.tables); len(ord.Cycle) > 0 {
+			e.cfg.Logger.Warn("foreign keys between the mapped tables", "order", msg)
+		} else if msg != "" {
+			e.cfg.Logger.Info("foreign keys between the mapped tables", "order", msg)
+		}
+	}
+	return ord, nil
+}
+
+// queueDeletes queues the deletes of the items' rows in non-shared tables,
+// children first: one statement per table for the whole set. Fresh items
+// have none, unless careful.
+func (e *Engine) queueDeletes(batch *pgx.Batch, ord *rowsql.Order, items []ItemWrite, careful bool) {
+	for _, ti := range ord.Delete {
+		rt := e.tables[ti]
+		if rt.T.Shared {
 			continue
 		}
-		for ti, rt := range e.tables {
-			if rt.T.Shared {
+		var kvs [][]any // key values of items whose rows go
+		for i := range items {
+			w := &items[i]
+			if w.Fresh && !careful {
 				continue
 			}
 			if kv, ok := e.keyValues(rt.T, w.Keys); ok {
-				dels[ti] = append(dels[ti], kv)
+				kvs = append(kvs, kv)
 			}
 		}
-	}
-	for ti, kvs := range dels {
 		e.queueDeleteSet(batch, ti, kvs)
 	}
-	// Shared rows: the last item's row per primary key, in key order.
-	for ti, rt := range e.tables {
-		if !rt.T.Shared {
-			continue
+}
+
+// writeRows writes the items' rows after what batch holds, table by table
+// in ord.Insert order: shared upserts join the batch, which is sent before
+// the COPY (or, careful, the inserts) of each non-shared table. Without
+// withShared the shared tables are left alone.
+func (e *Engine) writeRows(ctx context.Context, tx pgx.Tx, batch *pgx.Batch, ord *rowsql.Order, items []ItemWrite, careful, withShared bool) error {
+	send := func() error {
+		if batch.Len() == 0 {
+			return nil
 		}
-		byPK := map[string][]any{}
-		for i := range items {
-			if items[i].Rows == nil {
-				continue
-			}
-			for _, row := range items[i].Rows[ti] {
-				byPK[pkString(rt.T, row)] = row
-			}
-		}
-		pks := make([]string, 0, len(byPK))
-		for pk := range byPK {
-			pks = append(pks, pk)
-		}
-		sort.Strings(pks)
-		rows := make([][]any, len(pks))
-		for i, pk := range pks {
-			rows[i] = byPK[pk]
-		}
-		// One statement for the set, when the primary keys deduplicated
-		// above are in a canonical form (two spellings of one numeric would
-		// make the statement update a row twice).
-		if len(rows) > 2 && e.upsertSet[ti] != "" && canonicalPKs(rt.T, rows) {
-			if arrays, ok := typedArrays(rows); ok {
-				batch.Queue(e.upsertSet[ti], arrays...)
-				continue
-			}
-		}
-		for _, row := range rows {
-			batch.Queue(rt.Upsert, row...)
-		}
+		err := tx.SendBatch(ctx, batch).Close()
+		*batch = pgx.Batch{}
+		return err
 	}
-	if batch.Len() > 0 {
-		if err := tx.SendBatch(ctx, batch).Close(); err != nil {
-			return err
-		}
-	}
-	for ti, rt := range e.tables {
+	for _, ti := range ord.Insert {
+		rt := e.tables[ti]
 		if rt.T.Shared {
+			if withShared {
+				e.queueShared(batch, ti, items)
+			}
 			continue
 		}
 		var rows [][]any
@@ -738,7 +958,10 @@ func (e *Engine) writeItems(ctx context.Context, tx pgx.Tx, batch *pgx.Batch, it
 		if len(rows) == 0 {
 			continue
 		}
-		if careful || len(rows) < 4 {
+		if err := send(); err != nil {
+			return err
+		}
+		if (careful || len(rows) < 4) && !ord.SelfRef[ti] {
 			var b pgx.Batch
 			for _, r := range rows {
 				b.Queue(rt.Insert, r...)
@@ -748,11 +971,110 @@ func (e *Engine) writeItems(ctx context.Context, tx pgx.Tx, batch *pgx.Batch, it
 			}
 			continue
 		}
+		// One COPY: a table referencing itself is checked once its rows
+		// are all in.
 		if _, err := tx.CopyFrom(ctx, rt.T.Ident, rt.Columns, pgx.CopyFromRows(rows)); err != nil {
 			return err
 		}
 	}
-	return nil
+	return send()
+}
+
+// queueShared queues the upsert of table ti's rows of items: the last
+// item's row per primary key, in key order.
+func (e *Engine) queueShared(batch *pgx.Batch, ti int, items []ItemWrite) {
+	rt := e.tables[ti]
+	byPK := map[string][]any{}
+	ifAbsent := map[string]bool{} // the row's item has SharedIfAbsent
+	anyIfAbsent := false
+	for i := range items {
+		if items[i].Rows == nil {
+			continue
+		}
+		for _, row := range items[i].Rows[ti] {
+			pk := pkString(rt.T, row)
+			byPK[pk] = row
+			ifAbsent[pk] = items[i].SharedIfAbsent
+			anyIfAbsent = anyIfAbsent || items[i].SharedIfAbsent
+		}
+	}
+	pks := make([]string, 0, len(byPK))
+	for pk := range byPK {
+		pks = append(pks, pk)
+	}
+	sort.Strings(pks)
+	rows := make([][]any, len(pks))
+	for i, pk := range pks {
+		rows[i] = byPK[pk]
+	}
+	// One statement for the set, when the primary keys deduplicated above
+	// are in a canonical form (two spellings of one numeric would make the
+	// statement update a row twice).
+	if len(rows) > 2 && e.upsertSet[ti] != "" && canonicalPKs(rt.T, rows) && !anyIfAbsent {
+		if arrays, ok := typedArrays(rows); ok {
+			batch.Queue(e.upsertSet[ti], arrays...)
+			return
+		}
+	}
+	for i, row := range rows {
+		if ifAbsent[pks[i]] {
+			batch.Queue(rt.InsertIfAbsent, row...)
+			continue
+		}
+		batch.Queue(rt.Upsert, row...)
+	}
+}
+
+// sharedSQL is the statement writing a shared row of table ti for w.
+func (e *Engine) sharedSQL(ti int, w ItemWrite) string {
+	if w.SharedIfAbsent {
+		return e.tables[ti].InsertIfAbsent
+	}
+	return e.tables[ti].Upsert
+}
+
+// sharedRow is a shared table's row with the write it comes from.
+type sharedRow struct {
+	table, owner int
+	row          []any
+}
+
+// sharedRows lists the shared rows of writes[which...] as queueShared
+// writes them: table by table in ord.Insert order, the last write's row per
+// primary key, in key order.
+func (e *Engine) sharedRows(ord *rowsql.Order, writes []ItemWrite, which []int) []sharedRow {
+	var out []sharedRow
+	for _, ti := range ord.Insert {
+		rt := e.tables[ti]
+		if !rt.T.Shared {
+			continue
+		}
+		byPK := map[string]sharedRow{}
+		for _, i := range which {
+			for _, row := range writes[i].Rows[ti] {
+				byPK[pkString(rt.T, row)] = sharedRow{table: ti, owner: i, row: row}
+			}
+		}
+		pks := make([]string, 0, len(byPK))
+		for pk := range byPK {
+			pks = append(pks, pk)
+		}
+		sort.Strings(pks)
+		for _, pk := range pks {
+			out = append(out, byPK[pk])
+		}
+	}
+	return out
+}
+
+// hasShared reports whether rows hold a row of a shared table.
+func (e *Engine) hasShared(rows mapping.Rows) bool {
+	for ti, rt := range e.tables {
+		if rt.T.Shared && ti < len(rows) && len(rows[ti]) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // queueDeleteSet deletes the rows of the items whose key values are kvs

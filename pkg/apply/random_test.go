@@ -8,30 +8,112 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ddb2pg/ddb2pg/internal/exportgen"
 	"github.com/ddb2pg/ddb2pg/pkg/apply"
 	"github.com/ddb2pg/ddb2pg/pkg/ddbitem"
+	"github.com/ddb2pg/ddb2pg/pkg/export"
+	"github.com/ddb2pg/ddb2pg/pkg/load"
 	"github.com/ddb2pg/ddb2pg/pkg/stream"
 )
 
-// randomSeeds is how many histories `go test` tries; `make soak` runs
-// TestSoakRandomHistories (random_soak_test.go) with far more.
+// randomSeeds is how many histories `go test` tries per schema;
+// `make soak` runs TestSoakRandomHistories (random_soak_test.go) with far
+// more.
 const randomSeeds = 6
 
-// TestRandomHistories: random puts and deletes over a small key space, an
-// export taken at a random point, and the backfill of that export
-// interleaved at a random moment with a stream delivery that duplicates
-// batches, retries from the middle and splits batches. The final tables
-// must equal the mapping of the final table contents exactly.
-func TestRandomHistories(t *testing.T) {
-	for seed := 1; seed <= randomSeeds; seed++ {
-		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) { randomHistory(t, uint64(seed)) })
+// userSchema is what a user may add to the mapped tables: foreign keys,
+// CHECK constraints, a unique index, a trigger. refuses says which items
+// PostgreSQL then refuses (their records are rejected and their rows go).
+type userSchema struct {
+	name    string
+	yaml    string
+	ddl     []string
+	refuses func(it ddbitem.Item) bool
+}
+
+// lineCountTrigger keeps orders.line_count equal to the order's number of
+// lines: it needs each order's row in before its lines and its lines
+// deleted before it.
+const lineCountTrigger = `ALTER TABLE orders ADD COLUMN line_count integer NOT NULL DEFAULT 0;
+CREATE FUNCTION count_lines() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    UPDATE orders SET line_count = line_count + 1 WHERE id = NEW.order_id;
+  ELSE
+    UPDATE orders SET line_count = line_count - 1 WHERE id = OLD.order_id;
+  END IF;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER order_items_count AFTER INSERT OR DELETE ON order_items FOR EACH ROW EXECUTE FUNCTION count_lines()`
+
+func userSchemas() []userSchema {
+	refusedStatus := func(it ddbitem.Item) bool { return it["status"].Str == "refused" }
+	return []userSchema{
+		{name: "plain", yaml: exportgen.MappingYAML("Orders")},
+		{
+			// Plain keys (the child table mapped first), a CHECK, a unique
+			// index and a trigger that counts lines.
+			name: "immediate",
+			yaml: childFirstYAML(),
+			ddl: []string{plainFK,
+				`ALTER TABLE orders ADD CONSTRAINT orders_customer_fk FOREIGN KEY (customer_id) REFERENCES customers (id) DEFERRABLE INITIALLY DEFERRED`,
+				`ALTER TABLE orders ADD CONSTRAINT orders_status_check CHECK (status <> 'refused')`,
+				`CREATE UNIQUE INDEX order_items_one_line_per_product ON order_items (order_id, product_id)`,
+				lineCountTrigger},
+			refuses: func(it ddbitem.Item) bool { return refusedStatus(it) || duplicateProduct(it) },
+		},
+		{
+			// Deferrable keys, one of them checked at once; a CHECK on the
+			// child table.
+			name: "deferrable",
+			yaml: exportgen.MappingYAML("Orders"),
+			ddl: []string{
+				`ALTER TABLE order_items ADD CONSTRAINT order_items_order_fk FOREIGN KEY (order_id) REFERENCES orders (id) DEFERRABLE INITIALLY DEFERRED`,
+				`ALTER TABLE orders ADD CONSTRAINT orders_customer_fk FOREIGN KEY (customer_id) REFERENCES customers (id) DEFERRABLE INITIALLY IMMEDIATE`,
+				`ALTER TABLE order_items ADD CONSTRAINT order_items_quantity_check CHECK (quantity < 3)`,
+				lineCountTrigger},
+			refuses: func(it ddbitem.Item) bool { return len(it["items"].List) >= 3 },
+		},
 	}
 }
 
-func randomHistory(t *testing.T, seed uint64) {
+func duplicateProduct(it ddbitem.Item) bool {
+	seen := map[string]bool{}
+	for _, l := range it["items"].List {
+		p := l.Map["productId"].Str
+		if seen[p] {
+			return true
+		}
+		seen[p] = true
+	}
+	return false
+}
+
+// TestRandomHistories: random puts and deletes over a small key space, an
+// export taken at a random point, and the real backfill of that export
+// interleaved at a random moment with a stream delivery that duplicates
+// batches, retries from the middle and splits batches; on the plain tables
+// and on tables with the user's foreign keys, CHECK constraints, unique
+// index and trigger. The final tables must equal the mapping of the final
+// table contents exactly, less the items PostgreSQL refuses, which are
+// recorded as rejected.
+func TestRandomHistories(t *testing.T) {
+	for _, us := range userSchemas() {
+		n := randomSeeds
+		if us.refuses != nil {
+			n = randomSeeds / 2
+		}
+		for seed := 1; seed <= n; seed++ {
+			t.Run(fmt.Sprint(us.name, "/seed", seed), func(t *testing.T) { randomHistory(t, us, uint64(seed)) })
+		}
+	}
+}
+
+func randomHistory(t *testing.T, us userSchema, seed uint64) {
 	rng := rand.New(rand.NewPCG(seed, 42))
-	e := setup(t, apply.Config{ChunkSize: 1 + rng.IntN(8)})
+	e := setupYAML(t, apply.Config{ChunkSize: 1 + rng.IntN(8)}, us.yaml, us.ddl...)
 	ctx := context.Background()
+	refuses := func(it ddbitem.Item) bool { return us.refuses != nil && us.refuses(it) }
 
 	// The table before the stream starts (only the export knows these), then
 	// the history the stream records.
@@ -42,7 +124,11 @@ func randomHistory(t *testing.T, seed uint64) {
 			lines[i] = fmt.Sprintf("p%d", rng.IntN(5))
 		}
 		c := fmt.Sprintf("c%d", rng.IntN(3))
-		return order(id, c, fmt.Sprintf("s%d", rng.IntN(100)), lines...)
+		status := fmt.Sprintf("s%d", rng.IntN(100))
+		if rng.IntN(8) == 0 {
+			status = "refused"
+		}
+		return order(id, c, status, lines...)
 	}
 	state["pre1"] = randItem("pre1")
 	state["pre2"] = randItem("pre2")
@@ -112,28 +198,45 @@ func randomHistory(t *testing.T, seed uint64) {
 		}
 	}
 
-	// Reference: the final contents, written once into a fresh database.
-	ref := setup(t, apply.Config{})
+	// Reference: the final contents PostgreSQL accepts, written once into a
+	// fresh database with the same schema.
+	ref := setupYAML(t, apply.Config{}, us.yaml, us.ddl...)
 	var final []stream.Record
-	ids := make([]string, 0, len(state))
+	var ids, refused []string
 	for id := range state {
+		if refuses(state[id]) {
+			refused = append(refused, id)
+			continue
+		}
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
 	for i, id := range ids {
 		final = append(final, put(i+1, state[id]))
 	}
-	ref.apply(final...)
+	if len(final) > 0 {
+		if res := ref.apply(final...); res.Rejected != 0 {
+			t.Fatalf("the reference refused %d items: %v", res.Rejected, ref.reasons())
+		}
+	}
 	got, want := e.dumpTables(false), ref.dumpTables(false)
 	if got != want {
-		t.Fatalf("seed %d (export at op %d of %d, backfill at delivery %d of %d): tables differ:\n%s\nwant\n%s",
-			seed, exportAt, nOps, backfillAt, len(deliveries), got, want)
+		t.Fatalf("%s seed %d (export at op %d of %d, backfill at delivery %d of %d): tables differ:\n%s\nwant\n%s",
+			us.name, seed, exportAt, nOps, backfillAt, len(deliveries), got, want)
 	}
 	// Shared rows are never deleted: every expected one is there, equal.
 	for _, id := range ids {
 		c := state[id]["customerId"].Str
 		if e.count(`SELECT count(*) FROM customers WHERE id = $1 AND name = $2`, c, "name of "+c) != 1 {
 			t.Errorf("customer %s missing", c)
+		}
+	}
+	// An item PostgreSQL refuses is recorded as rejected, with the reason.
+	t.Logf("%d items, %d refused at the end, %d rejects recorded", len(state), len(refused), e.count(`SELECT count(*) FROM ddb2pg.rejects`))
+	for _, id := range refused {
+		k, _ := e.m.KeyOf(ddbitem.Item{"orderId": ddbitem.Str(id)})
+		if e.count(`SELECT count(*) FROM ddb2pg.rejects WHERE item_key = $1 AND reason LIKE 'PostgreSQL refused%'`, string(k)) == 0 {
+			t.Errorf("item %s is refused by PostgreSQL but not recorded as rejected (rejects: %v)", id, e.reasons())
 		}
 	}
 }
@@ -155,84 +258,37 @@ func seqAround(i, n int) string {
 	return fmt.Sprintf("10000000000000000000%02d", i) // 22 digits
 }
 
-// backfill loads an export copy the way pkg/load does: claim, replace the
-// item's rows when it held an older copy, insert, shared rows only if absent.
+// backfill loads an export of snapshot taken at exportTime with the real
+// backfill (pkg/load).
 func backfill(t *testing.T, e *env, snapshot map[string]ddbitem.Item, exportTime time.Time) {
 	t.Helper()
 	ctx := context.Background()
-	tx, err := e.pool.Begin(ctx)
+	ids := make([]string, 0, len(snapshot))
+	for id := range snapshot {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	w, err := exportgen.WriteExportFromItems(t.TempDir(), exportgen.ExportOptions{Table: "Orders", ItemsPerFile: 3, ExportTime: exportTime},
+		func(yield func(ddbitem.Item) bool) {
+			for _, id := range ids {
+				if !yield(snapshot[id]) {
+					return
+				}
+			}
+		})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tx.Rollback(ctx)
-	keys := []string{}
-	byKey := map[string]ddbitem.Item{}
-	for _, it := range snapshot {
-		k, err := e.m.KeyOf(it)
-		if err != nil {
-			t.Fatal(err)
-		}
-		keys = append(keys, string(k))
-		byKey[string(k)] = it
-	}
-	sort.Strings(keys)
-	claim, err := e.led.ClaimForExport(ctx, tx, "Orders", exportTime, keys)
+	exp, err := export.Open(ctx, w.Folder)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range keys {
-		fresh, won := claim.Won[k]
-		if !won {
-			continue
-		}
-		it := byKey[k]
-		rows, rej := e.m.Rows(it)
-		if rej != nil {
-			t.Fatal(rej)
-		}
-		for ti, tb := range e.m.Tables {
-			q := insertSQL(tb.Ident.Sanitize(), len(tb.Columns), tb.Shared)
-			if !tb.Shared && !fresh {
-				kv, ok, err := e.m.KeyValues(tb, it)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if ok {
-					where := ""
-					for i, ci := range tb.KeyColumns {
-						if i > 0 {
-							where += " AND "
-						}
-						where += fmt.Sprintf("%q = $%d", tb.Columns[ci].Name, i+1)
-					}
-					if _, err := tx.Exec(ctx, "DELETE FROM "+tb.Ident.Sanitize()+" WHERE "+where, kv...); err != nil {
-						t.Fatal(err)
-					}
-				}
-			}
-			for _, row := range rows[ti] {
-				if _, err := tx.Exec(ctx, q, row...); err != nil {
-					t.Fatal(err)
-				}
-			}
-		}
+	sum, err := load.Run(ctx, load.Config{Pool: e.pool, Mapping: e.m, Export: exp, Ledger: e.led, URI: w.Folder,
+		Workers: 2, ChunkItems: 2, WaitForOthers: true})
+	if err != nil {
+		t.Fatalf("backfill: %v", err)
 	}
-	if err := tx.Commit(ctx); err != nil {
-		t.Fatal(err)
+	if !sum.Complete() {
+		t.Fatalf("backfill: %+v", sum.Status)
 	}
-}
-
-func insertSQL(table string, n int, shared bool) string {
-	q := "INSERT INTO " + table + " VALUES ("
-	for i := 1; i <= n; i++ {
-		if i > 1 {
-			q += ", "
-		}
-		q += fmt.Sprintf("$%d", i)
-	}
-	q += ")"
-	if shared {
-		q += " ON CONFLICT DO NOTHING"
-	}
-	return q
 }

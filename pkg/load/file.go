@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/ddb2pg/ddb2pg/pkg/export"
 	"github.com/ddb2pg/ddb2pg/pkg/ledger"
 	"github.com/ddb2pg/ddb2pg/pkg/mapping"
+	"github.com/ddb2pg/ddb2pg/pkg/pgerr"
 	"github.com/ddb2pg/ddb2pg/pkg/rowsql"
 )
 
@@ -36,15 +38,21 @@ func (r *run) loadOne(ctx context.Context, careful bool) (*ledger.FileResult, st
 	if !known {
 		return nil, claimed.Key, fmt.Errorf("file %s is in the bookkeeping but not in the export's manifest", claimed.Key)
 	}
+	if careful {
+		// A careful retry may follow a foreign key violation: a key added
+		// since the tables' order was read. Read it again.
+		rowsql.ForgetOrder(r.tables)
+	}
+	ord, err := r.writeOrder(ctx, tx)
+	if err != nil {
+		return nil, df.Key, err
+	}
 	bufs := r.getBuffers()
 	defer r.putBuffers(bufs)
-	fl := &fileLoad{r: r, tx: tx, file: df, careful: careful,
+	fl := &fileLoad{r: r, tx: tx, file: df, careful: careful, order: ord,
 		res: ledger.FileResult{TableRows: map[string]int64{}}, shared: make([]*sharedBuf, len(r.tables)),
 		writeBuffers: bufs, claimed: make([][]pkHash, len(r.tables))}
-	err = fl.read(ctx)
-	if err == nil {
-		err = fl.finish(ctx)
-	}
+	err = fl.load(ctx)
 	if err == nil {
 		err = r.cfg.Ledger.MarkFileDone(ctx, tx, r.cfg.Export.ID(), df.Key, r.cfg.WorkerID, fl.res)
 	}
@@ -79,6 +87,77 @@ func (r *run) loadOne(ctx context.Context, careful bool) (*ledger.FileResult, st
 	return &fl.res, df.Key, nil
 }
 
+// load reads and writes the file inside a savepoint of the file's
+// transaction. When PostgreSQL refuses a row (a user's CHECK constraint or
+// unique index, a value out of a column's range: see refusal), the
+// savepoint is rolled back and the file is loaded again item by item
+// (isolate): the items PostgreSQL refuses are recorded as rejected and
+// their rows left out, the others load.
+func (fl *fileLoad) load(ctx context.Context) error {
+	outer := fl.tx
+	defer func() { fl.tx = outer }()
+	for {
+		sp, err := outer.Begin(ctx)
+		if err != nil {
+			return err
+		}
+		fl.tx = sp
+		err = fl.read(ctx)
+		if err == nil {
+			err = fl.finish(ctx)
+		}
+		if err == nil {
+			return sp.Commit(ctx)
+		}
+		_ = sp.Rollback(ctx)
+		if fl.isolate || !fl.refusal(err) {
+			return err
+		}
+		fl.r.cfg.Logger.Warn("PostgreSQL refused a row; loading the file item by item", "file", fl.file.Key, "err", err)
+		fl.restart()
+		fl.isolate = true
+	}
+}
+
+// refusal reports whether err is PostgreSQL refusing an item's rows
+// (SQLSTATE classes 22 data exception, 23 integrity constraint, 54 program
+// limit): the file can be loaded item by item, rejecting the items refused.
+// Outside careful mode a unique or foreign key violation is left to the
+// careful retry instead: it usually means a concurrent writer.
+func (fl *fileLoad) refusal(err error) bool {
+	code := pgerr.Code(err)
+	if len(code) != 5 {
+		return false
+	}
+	if (code == "23505" || code == "23503") && !fl.careful {
+		return false
+	}
+	switch code[:2] {
+	case "22", "23", "54":
+		return true
+	}
+	return false
+}
+
+// restart forgets what a rolled back pass over the file did.
+func (fl *fileLoad) restart() {
+	fl.r.items.Add(-fl.processed)
+	fl.r.rejected.Add(-fl.res.Rejected)
+	for ti, pks := range fl.claimed {
+		fl.r.claims.release(ti, pks)
+	}
+	fl.processed = 0
+	fl.res = ledger.FileResult{TableRows: map[string]int64{}}
+	fl.rejects = nil
+	fl.shared = make([]*sharedBuf, len(fl.r.tables))
+	fl.claimed = make([][]pkHash, len(fl.r.tables))
+	fl.freshKeys = fl.freshKeys[:0]
+	for i := range fl.pending {
+		p := &fl.pending[i]
+		p.data, p.keys, p.rows = p.data[:0], p.keys[:0], p.rows[:0]
+	}
+}
+
 // pendingItem is a mapped item waiting for its chunk's flush. The decoded
 // item itself is not kept: memory per queued item is its rows only.
 type pendingItem struct {
@@ -86,8 +165,9 @@ type pendingItem struct {
 	rows mapping.Rows
 	// pks are the hashed primary keys of the item's shared rows, table by
 	// table: computed by the mapper while the rows are in its cache.
-	pks []pkHash
-	chg *change // an incremental export's change (incremental.go)
+	pks  []pkHash
+	chg  *change // an incremental export's change (incremental.go)
+	line int64   // the data file's line it was read from
 	// rej is set when the item's copy (or change) is rejected: rows is
 	// nil, and if the copy is the item's newest its rows go and rej is
 	// recorded.
@@ -111,6 +191,8 @@ type fileLoad struct {
 	tx        pgx.Tx
 	file      export.DataFile
 	careful   bool
+	isolate   bool          // write item by item, rejecting what PostgreSQL refuses (see load)
+	order     *rowsql.Order // the tables' write order (writeOrder)
 	shared    []*sharedBuf
 	rejects   []ledger.Reject
 	res       ledger.FileResult
@@ -280,7 +362,7 @@ func (fl *fileLoad) reject(c *lineChunk, line int64, key string, p ledger.Proble
 // (see flush), as the stream does with a rejected new image.
 func (fl *fileLoad) rejectCopy(c *lineChunk, line int64, key string, p ledger.Problem) {
 	rej := fl.newReject(line, key, p)
-	c.items = append(c.items, pendingItem{key: key, rej: &rej})
+	c.items = append(c.items, pendingItem{key: key, rej: &rej, line: line})
 }
 
 // salvageKey names the item of a line that does not decode, when its key
@@ -340,7 +422,7 @@ func (fl *fileLoad) handle(dec decode.LineDecoder, c *lineChunk, line int64, dat
 		fl.rejectCopy(c, line, string(key), ledger.FromMapping(rej))
 		return
 	}
-	c.items = append(c.items, pendingItem{key: string(key), rows: rows, pks: fl.sharedPKs(rows)})
+	c.items = append(c.items, pendingItem{key: string(key), rows: rows, pks: fl.sharedPKs(rows), line: line})
 }
 
 // flush writes the queued items whose export copy wins over what is applied.
@@ -383,8 +465,11 @@ func (fl *fileLoad) flush(ctx context.Context, chunk []pendingItem) error {
 			return err
 		}
 	}
+	if fl.isolate {
+		return fl.flushIsolated(ctx, chunk, claim, last)
+	}
 	m := fl.r.cfg.Mapping
-	var batch pgx.Batch
+	var gone []ddbitem.Item // items whose previous rows go
 	for i, p := range chunk {
 		fresh, won := claim.Won[p.key]
 		if !won {
@@ -403,13 +488,20 @@ func (fl *fileLoad) flush(ctx context.Context, chunk []pendingItem) error {
 		if err != nil {
 			return fmt.Errorf("item %s: %w", p.key, err)
 		}
-		for _, rt := range fl.r.tables {
-			if rt.T.Shared {
-				continue
-			}
+		gone = append(gone, keyItem)
+	}
+	// Children first: the user's foreign keys between the tables hold
+	// after each statement.
+	var batch pgx.Batch
+	for _, ti := range fl.order.Delete {
+		rt := fl.r.tables[ti]
+		if rt.T.Shared {
+			continue
+		}
+		for _, keyItem := range gone {
 			kv, ok, err := m.KeyValues(rt.T, keyItem)
 			if err != nil {
-				return fmt.Errorf("item %s: key columns of %s: %w", p.key, rt.T.Name, err)
+				return fmt.Errorf("item %s: key columns of %s: %w", keyItem, rt.T.Name, err)
 			}
 			if ok {
 				batch.Queue(rt.DeleteItem, kv...)
@@ -426,9 +518,10 @@ func (fl *fileLoad) flush(ctx context.Context, chunk []pendingItem) error {
 			return fmt.Errorf("deleting previous rows of re-loaded items: %w", err)
 		}
 	}
-	for ti, rt := range fl.r.tables {
+	for _, ti := range fl.order.Insert {
+		rt := fl.r.tables[ti]
 		if rt.T.Shared {
-			if err := fl.addShared(ctx, chunk, ti, rt, last); err != nil {
+			if err := fl.addShared(ctx, chunk, ti, rt, lastCopy(last)); err != nil {
 				return err
 			}
 			continue
@@ -452,15 +545,14 @@ func (fl *fileLoad) flush(ctx context.Context, chunk []pendingItem) error {
 	return fl.sendIfFull(ctx)
 }
 
-// addShared buffers the shared rows of table ti of the chunk's items, for
-// insert-if-absent at the file's end: of each item's last copy in the chunk
-// (last), or of every item with rows (last nil: an incremental export's
-// changes). Every copy that maps contributes, whether it won its item or
-// the item holds a newer version (the stream's, a newer export's): shared
-// rows are never deleted with an item, so the rows an older copy referenced
-// are there whatever order the backfill and the stream ran in. A row that
+// addShared buffers the shared rows of table ti of the chunk's items that
+// take accepts (and that map), for insert-if-absent at the file's end.
+// Every copy that maps contributes, whether it won its item or the item
+// holds a newer version (the stream's, a newer export's): shared rows are
+// never deleted with an item, so the rows an older copy referenced are
+// there whatever order the backfill and the stream ran in. A row that
 // exists is never overwritten.
-func (fl *fileLoad) addShared(ctx context.Context, chunk []pendingItem, ti int, rt *rowsql.Table, last map[string]int) error {
+func (fl *fileLoad) addShared(ctx context.Context, chunk []pendingItem, ti int, rt *rowsql.Table, take func(i int, p *pendingItem) bool) error {
 	sb := fl.shared[ti]
 	if sb == nil {
 		sb = &sharedBuf{seen: map[pkHash]struct{}{}}
@@ -468,8 +560,9 @@ func (fl *fileLoad) addShared(ctx context.Context, chunk []pendingItem, ti int, 
 	}
 	committed := fl.r.committed.view(ti)
 	defer committed.done()
-	for i, p := range chunk {
-		if (last != nil && last[p.key] != i) || p.rows == nil {
+	for i := range chunk {
+		p := &chunk[i]
+		if p.rows == nil || !take(i, p) {
 			continue
 		}
 		off := sharedOffset(fl.r.tables, p.rows, ti)
@@ -525,6 +618,11 @@ func (fl *fileLoad) spill(ctx context.Context, ti int, rt *rowsql.Table) error {
 	return nil
 }
 
+// lastCopy takes each item's last copy in a chunk (last: key -> index).
+func lastCopy(last map[string]int) func(i int, p *pendingItem) bool {
+	return func(i int, p *pendingItem) bool { return last[p.key] == i }
+}
+
 // stagingOrdColumn names the staging table's own column: ddb2pg_ord, or
 // with as many underscores appended as it takes to differ from every column
 // of t (a mapped table may have any column names).
@@ -538,12 +636,14 @@ func stagingOrdColumn(t *mapping.Table) string {
 
 // finish writes the shared rows and the rejects, after the last chunk.
 // Shared rows are written last, sorted by primary key, so concurrent workers
-// lock them in one order and hold the locks only until their commit.
+// lock them in one order and hold the locks only until their commit; the
+// shared tables in the order of the foreign keys between them.
 func (fl *fileLoad) finish(ctx context.Context) error {
 	if err := fl.sendPending(ctx); err != nil {
 		return err
 	}
-	for ti, rt := range fl.r.tables {
+	for _, ti := range fl.order.Insert {
+		rt := fl.r.tables[ti]
 		sb := fl.shared[ti]
 		if sb == nil || (len(sb.rows) == 0 && !sb.spilled) {
 			continue
@@ -694,4 +794,190 @@ func rowString(row []any, i int) (string, bool) {
 	}
 	s, ok := row[i].(string)
 	return s, ok
+}
+
+// loggedOrder is the tables' order last logged (once per catalog read).
+var loggedOrder atomic.Pointer[rowsql.Order]
+
+// writeOrder returns the tables' write order (read from the catalog once
+// per run, again after rowsql.ForgetOrder) and prepares tx for the foreign
+// keys from non-shared to shared tables: a full export's shared rows are
+// written at the end of each file, after the rows that reference them, so
+// such a key must be deferrable. One that is DEFERRABLE INITIALLY IMMEDIATE
+// is deferred for the file's transaction; one that is NOT DEFERRABLE is an
+// error naming the fix.
+func (r *run) writeOrder(ctx context.Context, tx pgx.Tx) (*rowsql.Order, error) {
+	ord, err := rowsql.OrderOf(ctx, tx, r.tables)
+	if err != nil {
+		return nil, err
+	}
+	if loggedOrder.Swap(ord) != ord {
+		if msg := ord.Describe(r.tables); len(ord.Cycle) > 0 {
+			r.cfg.Logger.Warn("foreign keys between the mapped tables", "order", msg)
+		} else if msg != "" {
+			r.cfg.Logger.Info("foreign keys between the mapped tables", "order", msg)
+		}
+	}
+	if r.engine != nil {
+		return ord, nil // an incremental export writes shared rows first
+	}
+	var deferNow []string
+	for _, fk := range ord.FKs {
+		child, parent := r.tables[fk.Child].T, r.tables[fk.Parent].T
+		if child.Shared || !parent.Shared || fk.Deferred {
+			continue
+		}
+		if !fk.Deferrable {
+			return nil, fmt.Errorf("the foreign key %s from %s to the shared table %s is NOT DEFERRABLE, but the backfill writes shared rows "+
+				"at the end of each file, after the rows that reference them: make it deferrable "+
+				"(ALTER TABLE %s ALTER CONSTRAINT %s DEFERRABLE INITIALLY DEFERRED)",
+				fk.Name, child.Name, parent.Name, child.Ident.Sanitize(), pgx.Identifier{fk.Constraint}.Sanitize())
+		}
+		deferNow = append(deferNow, fk.Name)
+	}
+	if len(deferNow) > 0 {
+		if _, err := tx.Exec(ctx, "SET CONSTRAINTS "+strings.Join(deferNow, ", ")+" DEFERRED"); err != nil {
+			return nil, fmt.Errorf("deferring the foreign keys to shared tables: %w", err)
+		}
+	}
+	return ord, nil
+}
+
+// flushIsolated is flush item by item, each in a savepoint: an item whose
+// rows PostgreSQL refuses is recorded as rejected, its previous rows
+// deleted (its claimed version stays: an older copy cannot come back), and
+// its shared rows left out.
+func (fl *fileLoad) flushIsolated(ctx context.Context, chunk []pendingItem, claim ledger.ExportClaim, last map[string]int) error {
+	m := fl.r.cfg.Mapping
+	refused := map[string]bool{} // items whose rows PostgreSQL refused: their shared rows are left out
+	for i, p := range chunk {
+		fresh, won := claim.Won[p.key]
+		if !won {
+			fl.res.Skipped++
+			continue
+		}
+		if p.rej != nil {
+			fl.addReject(*p.rej)
+		} else {
+			fl.res.Loaded++
+		}
+		if last[p.key] != i {
+			continue
+		}
+		keyItem, err := m.KeyItem(ddbitem.Key(p.key))
+		if err != nil {
+			return fmt.Errorf("item %s: %w", p.key, err)
+		}
+		replace := !fresh || fl.careful
+		if p.rej != nil {
+			// A rejected copy: the item's previous rows go.
+			if replace {
+				if err := fl.writeItem(ctx, keyItem, nil, true); err != nil && !fl.refusal(err) {
+					return err
+				}
+			}
+			continue
+		}
+		err = fl.writeItem(ctx, keyItem, p.rows, replace)
+		if err == nil {
+			continue
+		}
+		if !fl.refusal(err) {
+			return err
+		}
+		refused[p.key] = true
+		fl.res.Loaded--
+		fl.addReject(fl.newReject(p.line, p.key, ledger.Problem{Reason: "PostgreSQL refused the item's rows: " + err.Error()}))
+		if replace {
+			if err := fl.writeItem(ctx, keyItem, nil, true); err != nil && !fl.refusal(err) {
+				return err
+			}
+		}
+	}
+	for _, ti := range fl.order.Insert {
+		if rt := fl.r.tables[ti]; rt.T.Shared {
+			take := func(i int, p *pendingItem) bool { return last[p.key] == i && !refused[p.key] }
+			if err := fl.addShared(ctx, chunk, ti, rt, take); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// writeItem writes an item's non-shared rows in a savepoint: its previous
+// rows deleted first (children first) when replace, its rows inserted
+// parents first (a table referencing itself in one COPY).
+func (fl *fileLoad) writeItem(ctx context.Context, keyItem ddbitem.Item, rows mapping.Rows, replace bool) error {
+	sp, err := fl.tx.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	err = fl.writeItemIn(ctx, sp, keyItem, rows, replace)
+	if err == nil {
+		err = sp.Commit(ctx)
+	}
+	if err != nil {
+		_ = sp.Rollback(ctx)
+	}
+	return err
+}
+
+func (fl *fileLoad) writeItemIn(ctx context.Context, sp pgx.Tx, keyItem ddbitem.Item, rows mapping.Rows, replace bool) error {
+	m := fl.r.cfg.Mapping
+	var b pgx.Batch
+	if replace {
+		for _, ti := range fl.order.Delete {
+			rt := fl.r.tables[ti]
+			if rt.T.Shared {
+				continue
+			}
+			kv, ok, err := m.KeyValues(rt.T, keyItem)
+			if err != nil {
+				return fmt.Errorf("item %s: key columns of %s: %w", keyItem, rt.T.Name, err)
+			}
+			if ok {
+				b.Queue(rt.DeleteItem, kv...)
+			}
+		}
+	}
+	send := func() error {
+		if b.Len() == 0 {
+			return nil
+		}
+		err := sp.SendBatch(ctx, &b).Close()
+		b = pgx.Batch{}
+		return err
+	}
+	counts := map[string]int64{}
+	for _, ti := range fl.order.Insert {
+		rt := fl.r.tables[ti]
+		if rt.T.Shared || rows == nil || len(rows[ti]) == 0 {
+			continue
+		}
+		counts[rt.T.Name] += int64(len(rows[ti]))
+		if fl.order.SelfRef[ti] {
+			if err := send(); err != nil {
+				return err
+			}
+			all := make([][]any, len(rows[ti]))
+			for i, r := range rows[ti] {
+				all[i] = r
+			}
+			if _, err := sp.CopyFrom(ctx, rt.T.Ident, rt.Columns, pgx.CopyFromRows(all)); err != nil {
+				return err
+			}
+			continue
+		}
+		for _, r := range rows[ti] {
+			b.Queue(rt.Insert, r...)
+		}
+	}
+	if err := send(); err != nil {
+		return err
+	}
+	for t, n := range counts {
+		fl.res.TableRows[t] += n
+	}
+	return nil
 }

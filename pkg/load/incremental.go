@@ -2,6 +2,8 @@ package load
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"sort"
 	"time"
 
@@ -9,7 +11,6 @@ import (
 	"github.com/ddb2pg/ddb2pg/pkg/ddbitem"
 	"github.com/ddb2pg/ddb2pg/pkg/ddbjson"
 	"github.com/ddb2pg/ddb2pg/pkg/ledger"
-	"github.com/ddb2pg/ddb2pg/pkg/mapping"
 )
 
 // An incremental export (exportType INCREMENTAL_EXPORT) holds changes, not
@@ -68,7 +69,7 @@ func (fl *fileLoad) handleChange(c *lineChunk, line int64, data []byte, rec ddbj
 		return
 	}
 	ch := &change{keys: keys, writeTime: time.UnixMicro(rec.WriteTimeMicros).UTC(), deleted: rec.NewImage == nil}
-	p := pendingItem{key: string(key), chg: ch}
+	p := pendingItem{key: string(key), chg: ch, line: line}
 	if !ch.deleted {
 		rows, rej := m.Rows(rec.NewImage)
 		if rej != nil {
@@ -103,6 +104,7 @@ func (fl *fileLoad) flushChanges(ctx context.Context, chunk []pendingItem) error
 		return err
 	}
 	var writes []apply.ItemWrite
+	var owners []int // per write: its change in chunk
 	for i, p := range chunk {
 		o := out[p.key]
 		win := winner[p.key] == i
@@ -121,30 +123,59 @@ func (fl *fileLoad) flushChanges(ctx context.Context, chunk []pendingItem) error
 		if !win {
 			continue
 		}
-		w := apply.ItemWrite{Keys: p.chg.keys, Fresh: o.Fresh}
+		// Shared rows are inserted when absent, never overwritten: an
+		// export's copy may be older than the stream's row.
+		w := apply.ItemWrite{Keys: p.chg.keys, Fresh: o.Fresh, SharedIfAbsent: true}
 		if !p.chg.deleted && p.rej == nil {
-			// Non-shared rows only: shared rows are written as a full
-			// export's are (below).
-			w.Rows = make(mapping.Rows, len(p.rows))
+			w.Rows = p.rows
 			for ti, rt := range fl.r.tables {
-				if !rt.T.Shared {
-					w.Rows[ti] = p.rows[ti]
-					fl.res.TableRows[rt.T.Name] += int64(len(p.rows[ti]))
-				}
+				fl.res.TableRows[rt.T.Name] += int64(len(p.rows[ti]))
 			}
 		}
 		writes = append(writes, w)
+		owners = append(owners, i)
 	}
-	if err := fl.r.engine.WriteItems(ctx, fl.tx, writes, fl.careful); err != nil {
-		return err
+	written := make(map[int]bool, len(owners)) // changes whose shared rows the writes carry
+	for _, i := range owners {
+		written[i] = true
 	}
-	// Shared rows of every change that maps, applied or not, insert-if-absent
-	// at the file's end, as a full export's: an export never overwrites a
-	// shared row (the stream's may be newer), so the tables do not depend on
-	// the order of exports and stream.
+	if !fl.isolate {
+		if err := fl.r.engine.WriteItems(ctx, fl.tx, writes, fl.careful); err != nil {
+			return err
+		}
+	} else {
+		// Item by item (see fileLoad.load): a change whose rows PostgreSQL
+		// refuses is rejected, as the stream rejects a record: the item's
+		// rows go, its claimed version stays, its shared rows are left out.
+		refused, err := fl.r.engine.WriteItemsIsolated(ctx, fl.tx, writes)
+		if err != nil {
+			return err
+		}
+		for _, k := range slices.Sorted(maps.Keys(refused)) {
+			why := refused[k]
+			p := chunk[owners[k]]
+			if p.rej != nil {
+				continue // rejected already; its old rows could not be deleted
+			}
+			for ti, rt := range fl.r.tables {
+				fl.res.TableRows[rt.T.Name] -= int64(len(p.rows[ti]))
+			}
+			fl.res.Loaded--
+			reason := "PostgreSQL refused the item's rows: "
+			if p.chg.deleted {
+				reason = "PostgreSQL refused deleting the item's rows: "
+			}
+			fl.addReject(fl.newReject(p.line, p.key, ledger.Problem{Reason: reason + why.Error()}))
+		}
+	}
+	// The shared rows of the changes not written (skipped as older than
+	// what is applied, or superseded in this chunk) are inserted when
+	// absent at the file's end, as a full export's skipped copies are: an
+	// item's change never deletes shared rows, so the rows an older change
+	// referenced are there whatever order the exports and the stream ran in.
 	for ti, rt := range fl.r.tables {
 		if rt.T.Shared {
-			if err := fl.addShared(ctx, chunk, ti, rt, nil); err != nil {
+			if err := fl.addShared(ctx, chunk, ti, rt, func(i int, p *pendingItem) bool { return !written[i] }); err != nil {
 				return err
 			}
 		}

@@ -8,6 +8,16 @@
 // roll back and their locks go with the connection); a rerun picks them up,
 // and a rerun of a finished load changes nothing. Any number of workers, in
 // any number of processes on any number of hosts, can share one export.
+//
+// Transient failures are retried under pgerr's one policy, in two budgets.
+// A file that fails for a reason of its own or of concurrency (a deadlock,
+// a serialization failure, a unique violation that calls for the careful
+// mode, an S3 read error) is retried up to Config.MaxAttempts times. While
+// PostgreSQL is unreachable, restarting or out of connections, or a lock
+// stays held past lock_timeout, every step (registering the export,
+// claiming a file, loading it, reading the status) is retried with backoff
+// for up to Config.MaxOutage without using up any file's attempts; then the
+// run stops with an *UnavailableError.
 package load
 
 import (
@@ -15,7 +25,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"os"
 	"runtime"
 	"sync"
@@ -55,8 +64,17 @@ type Config struct {
 	// SharedSpillRows bounds the distinct shared-table rows a worker keeps
 	// in memory per file before spilling them to its staging table.
 	SharedSpillRows int
-	// MaxAttempts bounds the retries of a file after transient failures.
+	// MaxAttempts bounds the attempts of a file that fails for a reason of
+	// its own or of concurrency: a deadlock, a serialization failure, an S3
+	// read error (default 5). Waiting out an outage uses none of them.
 	MaxAttempts int
+	// MaxOutage is how long the run keeps retrying while PostgreSQL is
+	// unreachable, restarting or out of connections, or a lock it needs
+	// stays held past lock_timeout (default 5 minutes), counted by each
+	// worker from its first failure since PostgreSQL last answered it.
+	// Past it the run stops with an *UnavailableError; files committed
+	// before stay done.
+	MaxOutage time.Duration
 	// WorkerID names this process in the bookkeeping (default host:pid).
 	WorkerID string
 	Progress progress.Func
@@ -111,6 +129,48 @@ func (e *IncompleteError) Error() string {
 	return msg
 }
 
+// UnavailableError says the run stopped because PostgreSQL stayed
+// unavailable (or a lock stayed held) longer than Config.MaxOutage. The
+// files done before are committed; a rerun loads the others.
+type UnavailableError struct {
+	ExportID string
+	// FilesDone of FilesTotal were done when this process last knew;
+	// FilesDone is -1 when it never read the export's status.
+	FilesDone, FilesTotal int
+	Outage                time.Duration // how long the run waited
+	Err                   error         // the last failure
+}
+
+func (e *UnavailableError) Error() string {
+	done := "the files loaded before stay loaded"
+	if e.FilesDone >= 0 {
+		done = fmt.Sprintf("%d of %d files were loaded and stay loaded", e.FilesDone, e.FilesTotal)
+	}
+	return fmt.Sprintf("backfill of export %s stopped: PostgreSQL was unavailable for %s, longer than the run waits (last error: %v); %s: rerun the same backfill when PostgreSQL is back, it loads only the files not done",
+		e.ExportID, e.Outage.Round(time.Second), e.Err, done)
+}
+
+func (e *UnavailableError) Unwrap() error { return e.Err }
+
+// StoppedError says the run stopped before the export was loaded, for a
+// reason that is not one file's: the bookkeeping could not be read or
+// written (permissions, a dropped table). Files done before stay done.
+type StoppedError struct {
+	ExportID              string
+	FilesDone, FilesTotal int // as UnavailableError's
+	Err                   error
+}
+
+func (e *StoppedError) Error() string {
+	done := ""
+	if e.FilesDone >= 0 {
+		done = fmt.Sprintf(" (%d of %d files were loaded and stay loaded)", e.FilesDone, e.FilesTotal)
+	}
+	return fmt.Sprintf("backfill of export %s stopped: %v%s; rerun the same backfill once that is fixed, it loads only the files not done", e.ExportID, e.Err, done)
+}
+
+func (e *StoppedError) Unwrap() error { return e.Err }
+
 func (c *Config) defaults() error {
 	if c.Pool == nil || c.Mapping == nil || c.Export == nil || c.Ledger == nil {
 		return errors.New("load: Pool, Mapping, Export and Ledger are required")
@@ -126,6 +186,9 @@ func (c *Config) defaults() error {
 	}
 	if c.MaxAttempts <= 0 {
 		c.MaxAttempts = 5
+	}
+	if c.MaxOutage <= 0 {
+		c.MaxOutage = 5 * time.Minute
 	}
 	if c.WorkerID == "" {
 		host, _ := os.Hostname()
@@ -170,39 +233,43 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	files := e.Files()
 	lf := make([]ledger.ExportFile, len(files))
 	var total int64
+	byKey := make(map[string]export.DataFile, len(files))
 	for i, f := range files {
 		lf[i] = ledger.ExportFile{Key: f.Key, Index: i, ItemCount: f.ItemCount}
 		total += f.ItemCount
-	}
-	if err := cfg.Ledger.RegisterExport(ctx, cfg.Pool, ledger.Export{
-		ID: e.ID(), SourceTable: cfg.Mapping.Source.Table, URI: cfg.URI, Type: exportType,
-		Format: e.Format(), ExportTime: e.ExportTime(), ItemCount: e.Summary().ItemCount,
-		Files: lf, MappingFingerprint: cfg.Mapping.Fingerprint(), ExportTable: exportTable(cfg),
-	}); err != nil {
-		return nil, err
-	}
-	byKey := make(map[string]export.DataFile, len(files))
-	for _, f := range files {
 		byKey[f.Key] = f
 	}
-
 	r := &run{cfg: cfg, newDecoder: newDecoder, tables: rowsql.For(cfg.Mapping), files: byKey, start: start, itemsTotal: total, filesTotal: len(files), engine: engine,
 		buffers: make(chan *writeBuffers, cfg.Workers)}
+	r.filesDone.Store(-1) // not known yet
+	if err := r.await(ctx, func(ctx context.Context) error {
+		return cfg.Ledger.RegisterExport(ctx, cfg.Pool, ledger.Export{
+			ID: e.ID(), SourceTable: cfg.Mapping.Source.Table, URI: cfg.URI, Type: exportType,
+			Format: e.Format(), ExportTime: e.ExportTime(), ItemCount: e.Summary().ItemCount,
+			Files: lf, MappingFingerprint: cfg.Mapping.Fingerprint(), ExportTable: exportTable(cfg),
+		})
+	}); err != nil {
+		return nil, r.failure(ctx, err)
+	}
 	if !e.Incremental() {
-		has, err := cfg.Ledger.HasItems(ctx, cfg.Pool, cfg.Mapping.Source.Table)
-		if err != nil {
-			return nil, err
+		var has bool
+		if err := r.await(ctx, func(ctx context.Context) (err error) {
+			has, err = cfg.Ledger.HasItems(ctx, cfg.Pool, cfg.Mapping.Source.Table)
+			return err
+		}); err != nil {
+			return nil, r.failure(ctx, err)
 		}
 		r.freshLedger.Store(!has)
 	}
 	for _, rt := range r.tables {
 		r.copies = append(r.copies, newCopyText(rt.Name, rt.Columns, rt.T.Columns))
 	}
-	if st, err := cfg.Ledger.Status(ctx, cfg.Pool, e.ID()); err == nil {
-		r.filesDone.Store(int64(st.Done))
-		r.items.Store(st.Loaded + st.Skipped + st.Rejected)
-		r.rejected.Store(st.Rejected)
+	st, err := r.status(ctx)
+	if err != nil {
+		return nil, r.failure(ctx, err)
 	}
+	r.items.Store(st.Loaded + st.Skipped + st.Rejected)
+	r.rejected.Store(st.Rejected)
 	r.report()
 
 	var wg sync.WaitGroup
@@ -217,24 +284,79 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("backfill interrupted: %w", err)
 	}
+	if err := r.stopped(); err != nil {
+		return nil, r.failure(ctx, err)
+	}
 	if cfg.WaitForOthers {
 		if err := r.waitForOthers(ctx); err != nil {
-			return nil, err
+			return nil, r.failure(ctx, err)
 		}
 	}
-	st, err := cfg.Ledger.Status(ctx, cfg.Pool, e.ID())
-	if err != nil {
-		return nil, err
+	if st, err = r.status(ctx); err != nil {
+		return nil, r.failure(ctx, err)
 	}
 	sum := &Summary{ExportID: e.ID(), SourceTable: cfg.Mapping.Source.Table, Status: st,
 		FilesLoaded: int(r.loadedByMe.Load()), Items: r.myItems.Load(), Duration: time.Since(start), FileErrors: r.fileErrors()}
 	if !sum.Complete() {
 		return sum, &IncompleteError{Summary: sum}
 	}
-	if err := cfg.Ledger.MarkExportFinished(ctx, cfg.Pool, e.ID()); err != nil {
-		return sum, err
+	if err := r.await(ctx, func(ctx context.Context) error {
+		return cfg.Ledger.MarkExportFinished(ctx, cfg.Pool, e.ID())
+	}); err != nil {
+		return sum, r.failure(ctx, err)
 	}
 	return sum, nil
+}
+
+// outagePolicy waits out an outage (pgerr.IsOutage) for up to MaxOutage.
+func (r *run) outagePolicy() pgerr.Policy {
+	p := pgerr.OutagePolicy(r.cfg.MaxOutage)
+	p.OnRetry = func(err error, attempt int, wait time.Duration) {
+		r.cfg.Logger.Warn("waiting for PostgreSQL", "sqlstate", pgerr.Code(err), "err", err, "attempt", attempt, "wait", wait)
+	}
+	return p
+}
+
+// filePolicy retries a file's own transient failures MaxAttempts times.
+func (r *run) filePolicy() pgerr.Policy {
+	return pgerr.Policy{Initial: 200 * time.Millisecond, Max: 10 * time.Second, MaxAttempts: r.cfg.MaxAttempts}
+}
+
+// await runs a bookkeeping step, waiting out an outage.
+func (r *run) await(ctx context.Context, op func(context.Context) error) error {
+	return r.outagePolicy().Do(ctx, op)
+}
+
+// status reads the export's accounting, waiting out an outage, and keeps
+// the count of done files for progress and error messages.
+func (r *run) status(ctx context.Context) (ledger.ExportStatus, error) {
+	var st ledger.ExportStatus
+	err := r.await(ctx, func(ctx context.Context) (err error) {
+		st, err = r.cfg.Ledger.Status(ctx, r.cfg.Pool, r.cfg.Export.ID())
+		return err
+	})
+	if err == nil {
+		r.filesDone.Store(int64(st.Done))
+	}
+	return st, err
+}
+
+// failure turns why the run stopped into the error Run returns.
+func (r *run) failure(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return fmt.Errorf("backfill interrupted: %w", err)
+	}
+	id := r.cfg.Export.ID()
+	done := int(r.filesDone.Load())
+	var ex *pgerr.ExhaustedError
+	if errors.As(err, &ex) && pgerr.IsOutage(ex.Err) {
+		return &UnavailableError{ExportID: id, FilesDone: done, FilesTotal: r.filesTotal, Outage: ex.Elapsed, Err: ex.Err}
+	}
+	var mismatch *ledger.MismatchError
+	if errors.As(err, &mismatch) {
+		return err // says what to do itself
+	}
+	return &StoppedError{ExportID: id, FilesDone: done, FilesTotal: r.filesTotal, Err: err}
 }
 
 type run struct {
@@ -257,6 +379,7 @@ type run struct {
 
 	mu     sync.Mutex
 	failed map[string]*FileError // files this process gave up on
+	fatal  error                 // why workers stopped claiming (first one)
 
 	committed committedShared
 	claims    sharedClaims
@@ -293,11 +416,12 @@ func (r *run) fileErrors() []*FileError {
 	return out
 }
 
-// worker claims and loads files until none is claimable.
+// worker claims and loads files until none is claimable, or until a
+// failure that is not one file's stops the run.
 func (r *run) worker(ctx context.Context) {
 	log := r.cfg.Logger
-	for ctx.Err() == nil {
-		res, err := r.loadNext(ctx, false)
+	for ctx.Err() == nil && r.stopped() == nil {
+		res, err := r.loadNext(ctx)
 		if err == nil && res == nil {
 			return // nothing claimable
 		}
@@ -307,11 +431,26 @@ func (r *run) worker(ctx context.Context) {
 		var fe *FileError
 		if !errors.As(err, &fe) {
 			log.Error("backfill worker stopped", "err", err)
-			r.recordFailure(&FileError{File: "(claim)", Err: err})
+			r.stop(err)
 			return
 		}
 		log.Warn("file failed", "file", fe.File, "attempt", fe.Attempts, "err", fe.Err)
 	}
+}
+
+// stop records why the run cannot go on; the first reason wins.
+func (r *run) stop(err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.fatal == nil {
+		r.fatal = err
+	}
+}
+
+func (r *run) stopped() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.fatal
 }
 
 func (r *run) recordFailure(fe *FileError) {
@@ -323,30 +462,53 @@ func (r *run) recordFailure(fe *FileError) {
 	r.failed[fe.File] = fe
 }
 
-// loadNext claims one file and loads it, retrying transient failures. It
-// returns (nil, nil) when no file is claimable.
-func (r *run) loadNext(ctx context.Context, _ bool) (*ledger.FileResult, error) {
+// loadNext claims one file and loads it, retrying transient failures (see
+// the package comment for the two budgets). It returns (nil, nil) when no
+// file is claimable, a *FileError when it gave up on a file, and any other
+// error when the run cannot go on.
+func (r *run) loadNext(ctx context.Context) (*ledger.FileResult, error) {
 	careful := false
-	var lastErr error
-	for attempt := 1; ; attempt++ {
+	outage := r.outagePolicy().Start()
+	var tries *pgerr.Retry
+	var triesKey string
+	for {
 		res, key, err := r.loadOne(ctx, careful)
 		if err == nil {
 			return res, nil // res nil: nothing to claim
 		}
+		if ctx.Err() != nil {
+			if key == "" {
+				return nil, err
+			}
+			return nil, &FileError{File: key, Attempts: 1, Err: err}
+		}
+		// Damage reads the same every time (a truncated gzip even ends in
+		// io.ErrUnexpectedEOF, which looks like a dropped connection).
+		damaged := export.IsDamaged(err)
+		// Before a file is claimed nothing of a file is at stake: any
+		// transient failure is waited out, like an outage.
+		if !damaged && (pgerr.IsOutage(err) || (key == "" && pgerr.IsRetryable(err))) {
+			if key != "" && pgerr.IsUnavailable(err) {
+				// The claim went through, so PostgreSQL was back since
+				// the last failure: this is a new outage. (Lock timeouts
+				// add up: a lock held for good must end the run.)
+				outage = r.outagePolicy().Start()
+			}
+			if werr := outage.Wait(ctx, err); werr != nil {
+				return nil, werr
+			}
+			continue
+		}
+		outage = r.outagePolicy().Start() // PostgreSQL answered
 		if key == "" {
 			return nil, err
 		}
-		lastErr = err
-		class := pgerr.Classify(err)
-		if export.IsDamaged(err) {
-			// Damage reads the same every time (a truncated gzip even ends
-			// in io.ErrUnexpectedEOF, which looks like a dropped connection).
-			class = pgerr.Permanent
+		if key != triesKey {
+			tries, triesKey = r.filePolicy().Start(), key
 		}
-		if class == pgerr.Canceled || ctx.Err() != nil {
-			return nil, &FileError{File: key, Attempts: attempt, Err: err}
-		}
-		if code := pgerr.Code(err); code == "23505" || (code == "23503" && !careful) {
+		// Canceled with ctx alive: a deadline of the file's own.
+		retry := !damaged && (pgerr.IsRetryable(err) || pgerr.Classify(err) == pgerr.Canceled)
+		if pgerr.IsUniqueViolation(err) || (pgerr.IsForeignKeyViolation(err) && !careful) {
 			r.freshLedger.Store(false) // look items up from now on
 			// A unique violation means a row appeared that the file's
 			// reading did not see: the stream recorded one of the items
@@ -358,20 +520,21 @@ func (r *run) loadNext(ctx context.Context, _ bool) (*ledger.FileResult, error) 
 			// another file of this process that has not committed yet
 			// (see sharedClaims): the careful retry writes it itself.
 			careful = true
-			class = pgerr.Retryable
+			retry = true
 		}
-		if class == pgerr.Retryable && attempt < r.cfg.MaxAttempts {
-			backoff := time.Duration(1<<min(attempt, 6)) * 100 * time.Millisecond
-			backoff += time.Duration(rand.Int64N(int64(backoff)))
-			r.cfg.Logger.Warn("retrying file after transient error", "file", key, "attempt", attempt,
-				"sqlstate", pgerr.Code(err), "err", err, "backoff", backoff)
-			select {
-			case <-ctx.Done():
-			case <-time.After(backoff):
+		attempts := tries.Attempts() + 1
+		if retry && attempts < r.cfg.MaxAttempts {
+			r.cfg.Logger.Warn("retrying file after transient error", "file", key, "attempt", attempts,
+				"sqlstate", pgerr.Code(err), "err", err)
+			werr := tries.Wait(ctx, err)
+			if werr == nil {
+				continue
 			}
-			continue
+			if ctx.Err() != nil {
+				return nil, &FileError{File: key, Attempts: attempts, Err: err}
+			}
 		}
-		fe := &FileError{File: key, Attempts: attempt, Err: lastErr}
+		fe := &FileError{File: key, Attempts: attempts, Err: err}
 		r.recordFailure(fe)
 		// Best effort: the run's own summary has the error either way.
 		_ = r.cfg.Ledger.MarkFileFailed(context.WithoutCancel(ctx), r.cfg.Pool, r.cfg.Export.ID(), key, r.cfg.WorkerID, err)
@@ -383,7 +546,10 @@ func (r *run) loadNext(ctx context.Context, _ bool) (*ledger.FileResult, error) 
 // released, loading released ones itself.
 func (r *run) waitForOthers(ctx context.Context) error {
 	for {
-		st, err := r.cfg.Ledger.Status(ctx, r.cfg.Pool, r.cfg.Export.ID())
+		if err := r.stopped(); err != nil {
+			return err
+		}
+		st, err := r.status(ctx)
 		if err != nil {
 			return err
 		}
@@ -392,7 +558,7 @@ func (r *run) waitForOthers(ctx context.Context) error {
 			return nil
 		}
 		// Another process may have died: try to claim what it held.
-		res, err := r.loadNext(ctx, false)
+		res, err := r.loadNext(ctx)
 		if err != nil {
 			var fe *FileError
 			if !errors.As(err, &fe) {
@@ -404,10 +570,8 @@ func (r *run) waitForOthers(ctx context.Context) error {
 			continue
 		}
 		r.report()
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for other processes' files: %w", ctx.Err())
-		case <-time.After(time.Second):
+		if err := pgerr.Sleep(ctx, time.Second); err != nil {
+			return fmt.Errorf("waiting for other processes' files: %w", err)
 		}
 	}
 }

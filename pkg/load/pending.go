@@ -76,7 +76,7 @@ func (fl *fileLoad) queueRows(ctx context.Context, ti int, rows [][]any) error {
 		b, err := ct.appendRows(p.data, rows[i:i+1])
 		if errors.Is(err, errUnsupported) {
 			p.data = b[:d0]
-			if err := fl.sendTable(ctx, ti); err != nil {
+			if err := fl.sendThrough(ctx, ti); err != nil {
 				return err
 			}
 			rest := rows[i:]
@@ -120,9 +120,9 @@ func appendSortKey(b []byte, row []any, pk []int, ct *copyText) []byte {
 	return b
 }
 
-// sendPending sends every table's pending rows.
+// sendPending sends every table's pending rows, parents first.
 func (fl *fileLoad) sendPending(ctx context.Context) error {
-	for ti := range fl.pending {
+	for _, ti := range fl.order.Insert {
 		if err := fl.sendTable(ctx, ti); err != nil {
 			return err
 		}
@@ -130,9 +130,25 @@ func (fl *fileLoad) sendPending(ctx context.Context) error {
 	return nil
 }
 
+// sendThrough sends table ti's pending rows after those of the tables
+// written before it (its parents among them), so the user's foreign keys
+// between the tables hold after each COPY.
+func (fl *fileLoad) sendThrough(ctx context.Context, ti int) error {
+	for _, t := range fl.order.Insert {
+		if err := fl.sendTable(ctx, t); err != nil {
+			return err
+		}
+		if t == ti {
+			return nil
+		}
+	}
+	return nil
+}
+
 // sendIfFull sends the pending rows once all tables' together reach
-// copyBatchBytes, biggest table first until they are under it: the bound
-// holds per worker whatever the number of tables.
+// copyBatchBytes, biggest table first (after the tables written before it)
+// until they are under it: the bound holds per worker whatever the number
+// of tables.
 func (fl *fileLoad) sendIfFull(ctx context.Context) error {
 	for {
 		total, biggest := 0, -1
@@ -146,7 +162,7 @@ func (fl *fileLoad) sendIfFull(ctx context.Context) error {
 		if total < copyBatchBytes || biggest < 0 {
 			return nil
 		}
-		if err := fl.sendTable(ctx, biggest); err != nil {
+		if err := fl.sendThrough(ctx, biggest); err != nil {
 			return err
 		}
 	}

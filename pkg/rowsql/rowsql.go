@@ -38,7 +38,8 @@ type Table struct {
 	// per key column ($1::T1[], ... in KeyColumns order). Non-shared only.
 	DeleteItems string
 
-	itemWhere string // " WHERE k1 = $1 AND ...", non-shared only
+	itemWhere string      // " WHERE k1 = $1 AND ...", non-shared only
+	order     *orderCache // the write order of the set built by For (see OrderOf)
 }
 
 // SoftDeleteItem marks an item's rows instead of deleting them: it sets
@@ -49,11 +50,14 @@ func (rt *Table) SoftDeleteItem(column string) string {
 	return "UPDATE " + rt.Name + " SET " + quote(column) + fmt.Sprintf(" = coalesce($%d::timestamptz, now())", n) + rt.itemWhere
 }
 
-// For builds the statements of every table of m, in mapping order.
+// For builds the statements of every table of m, in mapping order: one set,
+// whose write order OrderOf reads once.
 func For(m *mapping.Mapping) []*Table {
 	out := make([]*Table, len(m.Tables))
+	c := &orderCache{}
 	for i, t := range m.Tables {
 		out[i] = build(t)
+		out[i].order = c
 	}
 	return out
 }
