@@ -341,3 +341,51 @@ func TestIncrementalSharedRowsIndependentOfStreamOrder(t *testing.T) {
 		}
 	}
 }
+
+// The same in a file PostgreSQL refuses a row of (loaded item by item): the
+// rejected copy still removes the older export's rows, and the refused
+// item's reject names its line.
+func TestBackfillRejectedCopyInFileLoadedItemByItem(t *testing.T) {
+	t.Parallel()
+	m := sampleMapping(t)
+	pool := openDB(t, teststack.Postgres(t), 4)
+	dir := t.TempDir()
+	item := func(id, status, total string) ddbitem.Item {
+		return ddbitem.Item{"orderId": ddbitem.Str(id), "customerId": ddbitem.Str("c-" + id), "total": ddbitem.Num(total),
+			"status": ddbitem.Str(status)}
+	}
+	t1 := exportgen.DefaultExportTime
+	older, err := exportgen.WriteExportFromItems(filepath.Join(dir, "a"), exportgen.ExportOptions{Seed: 1, ExportTime: t1},
+		seq([]ddbitem.Item{item("x", "ok", "1"), item("y", "ok", "2"), item("z", "ok", "3")}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := backfill(t, pool, m, older.Folder, 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(context.Background(), `ALTER TABLE orders ADD CONSTRAINT no_poison CHECK (status <> 'poison')`); err != nil {
+		t.Fatal(err)
+	}
+	newer, err := exportgen.WriteExportFromItems(filepath.Join(dir, "b"), exportgen.ExportOptions{Seed: 2, ExportTime: t1.Add(time.Hour)},
+		seq([]ddbitem.Item{item("x", "ok", "1.005"), item("y", "poison", "2"), item("z", "fine", "3")}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := backfill(t, pool, m, newer.Folder, 1)
+	if err != nil || !sum.Complete() || sum.Status.Rejected != 2 || sum.Status.Loaded != 1 {
+		t.Fatalf("newer export: %v %+v", err, sum)
+	}
+	if n := count(t, pool, `SELECT count(*) FROM orders WHERE id IN ('x', 'y')`); n != 0 {
+		t.Errorf("%d rows of the older export remain for the rejected and the refused item", n)
+	}
+	if n := count(t, pool, `SELECT count(*) FROM orders WHERE id = 'z' AND status = 'fine'`); n != 1 {
+		t.Errorf("z not loaded")
+	}
+	got := rejectsByLine(t, pool)
+	if r := got[1]; r.key != orderKey(t, m, "x") {
+		t.Errorf("line 1: %+v", r)
+	}
+	if r := got[2]; r.key != orderKey(t, m, "y") || !strings.Contains(r.reason, "no_poison") {
+		t.Errorf("line 2: %+v", r)
+	}
+}
