@@ -24,7 +24,8 @@ import (
 // the line is loaded, skipped as older than what is applied, or recorded as
 // a reject that PostgreSQL accepted. Each input is a one-line export newer
 // than the one before, in one database. Seeds: testdata/fuzz/FuzzBackfillLine
-// and below; `go test -fuzz FuzzBackfillLine ./pkg/load/` explores further.
+// and below; `go test -run - -fuzz FuzzBackfillLine -fuzzminimizetime 0 ./pkg/load/`
+// explores further (minimizing a large input costs thousands of backfills).
 func FuzzBackfillLine(f *testing.F) {
 	for _, s := range []string{
 		`{"Item":{"orderId":{"S":"o-1"},"customerId":{"S":"c-1"},"total":{"N":"1.50"},"items":{"L":[{"M":{"productId":{"S":"p"},"quantity":{"N":"2"}}}]}}}`,
