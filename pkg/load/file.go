@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -365,22 +366,22 @@ func (fl *fileLoad) rejectCopy(c *lineChunk, line int64, key string, p ledger.Pr
 	c.items = append(c.items, pendingItem{key: key, rej: &rej, line: line})
 }
 
-// salvageKey names the item of a line that does not decode, when its key
-// attributes are readable (DynamoDB JSON only): "" otherwise.
-func (fl *fileLoad) salvageKey(data []byte) string {
+// salvage reads the item's key (and a change's write time) of a line that
+// does not decode, when readable (DynamoDB JSON only): key "" otherwise.
+func (fl *fileLoad) salvage(data []byte) (key string, sv ddbjson.Salvaged) {
 	if f := fl.r.cfg.Export.Format(); f != export.FormatDynamoDBJSON && f != "" {
-		return ""
+		return "", sv
 	}
 	m := fl.r.cfg.Mapping
-	keys := ddbjson.SalvageKeys(data, m.Source.Key)
-	if keys == nil {
-		return ""
+	sv = ddbjson.Salvage(data, m.Source.Key)
+	if sv.Keys == nil {
+		return "", sv
 	}
-	key, err := m.KeyOf(keys)
+	k, err := m.KeyOf(sv.Keys)
 	if err != nil {
-		return ""
+		return "", sv
 	}
-	return string(key)
+	return string(k), sv
 }
 
 // handle takes one data line: decode, key, map; rejected items are recorded
@@ -389,14 +390,20 @@ func (fl *fileLoad) handle(dec decode.LineDecoder, c *lineChunk, line int64, dat
 	rec, err := dec.DecodeExportLine(data)
 	if err != nil {
 		p := ledger.Problem{Raw: string(data), Reason: "undecodable line: " + err.Error()}
-		key := fl.salvageKey(data)
-		if key != "" && fl.r.engine == nil {
+		key, sv := fl.salvage(data)
+		switch {
+		case key != "" && fl.r.engine == nil:
 			// A full export's copy of a known item: rejected as a copy.
-			// (An incremental export's change needs its write time.)
 			fl.rejectCopy(c, line, key, p)
-			return
+		case key != "" && sv.WriteTimeMicros > 0:
+			// An incremental export's change of a known item at a known
+			// time: a rejected change (see handleChange).
+			rej := fl.newReject(line, key, p)
+			c.items = append(c.items, pendingItem{key: key, rej: &rej, line: line,
+				chg: &change{keys: sv.Keys, writeTime: time.UnixMicro(sv.WriteTimeMicros).UTC()}})
+		default:
+			fl.reject(c, line, key, p)
 		}
-		fl.reject(c, line, key, p)
 		return
 	}
 	if fl.r.engine != nil || rec.Incremental {

@@ -389,3 +389,41 @@ func TestBackfillRejectedCopyInFileLoadedItemByItem(t *testing.T) {
 		t.Errorf("line 2: %+v", r)
 	}
 }
+
+// An incremental export's change that does not decode but names its item
+// and its write time is that item's rejected change: the older rows go,
+// the version advances, the reject names the item.
+func TestIncrementalUndecodableChangeOfKnownItem(t *testing.T) {
+	t.Parallel()
+	m := sampleMapping(t)
+	pool := openDB(t, teststack.Postgres(t), 4)
+	dir := t.TempDir()
+	t0 := exportgen.DefaultExportTime
+	x := ddbitem.Item{"orderId": ddbitem.Str("x"), "customerId": ddbitem.Str("c"), "total": ddbitem.Num("1")}
+	full, err := exportgen.WriteExportFromItems(filepath.Join(dir, "full"), exportgen.ExportOptions{Seed: 1, ExportTime: t0}, seq([]ddbitem.Item{x}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustBackfill(t, pool, m, full.Folder)
+	bad := ddbitem.Item{"orderId": ddbitem.Str("x"), "customerId": ddbitem.Str("c"), "total": ddbitem.Num("not a number")}
+	at := t0.Add(10 * time.Minute)
+	inc, err := exportgen.WriteIncrementalExport(filepath.Join(dir, "inc"), exportgen.ExportOptions{Seed: 2}, t0, t0.Add(time.Hour),
+		[]exportgen.Change{{Keys: ddbitem.Item{"orderId": ddbitem.Str("x")}, NewImage: bad, WriteTime: at}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := backfill(t, pool, m, inc.Folder, 1)
+	if err != nil || !sum.Complete() || sum.Status.Rejected != 1 {
+		t.Fatalf("incremental export: %v %+v", err, sum)
+	}
+	if n := count(t, pool, `SELECT count(*) FROM orders WHERE id = 'x'`); n != 0 {
+		t.Errorf("x's older rows remain")
+	}
+	key := orderKey(t, m, "x")
+	if n := count(t, pool, `SELECT count(*) FROM ddb2pg.items WHERE item_key = $1 AND export_time = $2 AND NOT deleted`, key, at); n != 1 {
+		t.Errorf("the rejected change did not claim x's version")
+	}
+	if n := count(t, pool, `SELECT count(*) FROM ddb2pg.rejects WHERE item_key = $1 AND reason LIKE 'undecodable line%'`, key); n != 1 {
+		t.Errorf("%d rejects naming x", n)
+	}
+}
