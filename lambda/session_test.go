@@ -47,3 +47,23 @@ func TestPoolSessionTimeouts(t *testing.T) {
 		}
 	}
 }
+
+// Through a pooler that refuses unknown startup parameters (PgBouncer
+// without ignore_startup_parameters), empty values send neither setting.
+func TestPoolSessionTimeoutsOptOut(t *testing.T) {
+	t.Parallel()
+	u, err := secretURL(`{"host":"db.example.com","port":6432,"username":"app","password":"p","dbname":"orders"}`,
+		"lock_timeout=&idle_in_transaction_session_timeout=")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := poolConfig(u, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"lock_timeout", "idle_in_transaction_session_timeout"} {
+		if v, ok := cfg.ConnConfig.RuntimeParams[name]; ok {
+			t.Errorf("%s=%q is sent although the options set it empty", name, v)
+		}
+	}
+}
