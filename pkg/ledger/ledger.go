@@ -133,6 +133,10 @@ func (l *Ledger) ddl() []string {
 )`,
 		`CREATE INDEX IF NOT EXISTS rejects_item_idx ON ` + l.T("rejects") + ` (source_table, item_key)`,
 		`CREATE INDEX IF NOT EXISTS rejects_file_idx ON ` + l.T("rejects") + ` (export_id, file_key)`,
+		// A stream record's reject is looked up by its sequence number before
+		// it is recorded (InsertRejects). Not unique: rejects recorded before,
+		// or by an older ddb2pg, may repeat a record.
+		`CREATE INDEX IF NOT EXISTS rejects_stream_record_idx ON ` + l.T("rejects") + ` (seq) WHERE seq IS NOT NULL`,
 	}, l.streamDDL()...)
 }
 
@@ -153,9 +157,6 @@ func (l *Ledger) Ensure(ctx context.Context, conn interface {
 		if _, err := tx.Exec(ctx, stmt); err != nil {
 			return fmt.Errorf("creating bookkeeping schema %s: %w", l.name, err)
 		}
-	}
-	if err := l.ensureRejectDedupe(ctx, tx); err != nil {
-		return fmt.Errorf("creating bookkeeping schema %s: %w", l.name, err)
 	}
 	if _, err := tx.Exec(ctx, `INSERT INTO `+l.T("meta")+` (key, value) VALUES ('schema_version', $1)
 		ON CONFLICT (key) DO NOTHING`, fmt.Sprint(SchemaVersion)); err != nil {

@@ -3,6 +3,8 @@ package ledger
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -180,17 +182,44 @@ func nullableText(s string) *string {
 // InsertRejects records rejects inside tx and returns how many it recorded.
 // A stream record's reject is recorded once: one with the source table,
 // shard and sequence number of a reject already recorded (the record was
-// delivered again) is left out. rs must come from NewReject.
+// delivered again) is left out. Concurrent callers recording the same
+// record's reject are serialised by a transaction advisory lock per record
+// (in the two-key space, class rejectLockClass), taken in one order, so
+// the second sees the first's row. rs must come from NewReject.
 func (l *Ledger) InsertRejects(ctx context.Context, tx pgx.Tx, rs []Reject) (int, error) {
-	if len(rs) == 0 {
+	// Repeats within rs, and the records' locks.
+	seen := map[string]bool{}
+	var locks []int32
+	kept := rs[:0:0]
+	for _, r := range rs {
+		if r.Seq != "" {
+			id := r.SourceTable + "\x00" + r.ShardID + "\x00" + r.Seq
+			if seen[id] {
+				continue
+			}
+			seen[id] = true
+			h := fnv.New32a()
+			h.Write([]byte(id))
+			locks = append(locks, int32(h.Sum32()))
+		}
+		kept = append(kept, r)
+	}
+	if len(kept) == 0 {
 		return 0, nil
+	}
+	if len(locks) > 0 {
+		slices.Sort(locks)
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1::int, k) FROM unnest($2::int[]) AS k ORDER BY k`,
+			rejectLockClass, slices.Compact(locks)); err != nil {
+			return 0, fmt.Errorf("locking %d rejected records: %w", len(locks), err)
+		}
 	}
 	cols := make([][]*string, 12)
 	for i := range cols {
-		cols[i] = make([]*string, len(rs))
+		cols[i] = make([]*string, len(kept))
 	}
-	lines := make([]*int64, len(rs))
-	for i, r := range rs {
+	lines := make([]*int64, len(kept))
+	for i, r := range kept {
 		for c, v := range []string{r.SourceTable, r.ItemKey, r.PGTable, r.PGColumn, r.Path, r.RawValue,
 			r.Reason, r.Origin, r.ExportID, r.FileKey, r.ShardID, r.Seq} {
 			cols[c][i] = nullableText(v)
@@ -199,18 +228,23 @@ func (l *Ledger) InsertRejects(ctx context.Context, tx pgx.Tx, rs []Reject) (int
 			lines[i] = &r.Line
 		}
 	}
-	tag, err := tx.Exec(ctx, `INSERT INTO `+l.T("rejects")+` (`+strings.Join(rejectColumns, ", ")+`)
+	rejects := l.T("rejects")
+	tag, err := tx.Exec(ctx, `INSERT INTO `+rejects+` (`+strings.Join(rejectColumns, ", ")+`)
 		SELECT coalesce(st, ''), ik, pt, pc, pa, rv, coalesce(re, ''), coalesce(o, ''), ei, fk, li, sh, sq
 		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
 			$9::text[], $10::text[], $11::bigint[], $12::text[], $13::text[])
 			AS u(st, ik, pt, pc, pa, rv, re, o, ei, fk, li, sh, sq)
-		ON CONFLICT DO NOTHING`,
+		WHERE sq IS NULL OR NOT EXISTS (SELECT 1 FROM `+rejects+` r
+			WHERE r.seq = u.sq AND r.source_table = u.st AND coalesce(r.shard_id, '') = coalesce(u.sh, ''))`,
 		cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], cols[6], cols[7], cols[8], cols[9], lines, cols[10], cols[11])
 	if err != nil {
-		return 0, fmt.Errorf("recording %d rejected items: %w", len(rs), err)
+		return 0, fmt.Errorf("recording %d rejected items: %w", len(kept), err)
 	}
 	return int(tag.RowsAffected()), nil
 }
+
+// rejectLockClass is the first key of InsertRejects' advisory locks ("rjct").
+const rejectLockClass = 0x726a6374
 
 // ReplaceFileRejects records the rejects of one export data file inside the
 // transaction that loads it, replacing any an earlier load of the same file
@@ -237,30 +271,6 @@ func (l *Ledger) ReplaceFileRejects(ctx context.Context, tx pgx.Tx, exportID, fi
 	}
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{l.name, "rejects"}, rejectColumns, pgx.CopyFromRows(rows)); err != nil {
 		return fmt.Errorf("recording %d rejected items: %w", len(rs), err)
-	}
-	return nil
-}
-
-// ensureRejectDedupe creates the unique index that records a stream
-// record's reject once. Bookkeeping written before it existed may hold the
-// same record's reject several times: all but the first go first.
-func (l *Ledger) ensureRejectDedupe(ctx context.Context, tx pgx.Tx) error {
-	const idx = "rejects_stream_record_idx"
-	var exists bool
-	if err := tx.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, l.T(idx)).Scan(&exists); err != nil {
-		return fmt.Errorf("looking for index %s: %w", idx, err)
-	}
-	if exists {
-		return nil
-	}
-	if _, err := tx.Exec(ctx, `DELETE FROM `+l.T("rejects")+` r USING `+l.T("rejects")+` o
-		WHERE r.seq IS NOT NULL AND o.seq = r.seq AND o.source_table = r.source_table
-			AND coalesce(o.shard_id, '') = coalesce(r.shard_id, '') AND o.id < r.id`); err != nil {
-		return fmt.Errorf("removing repeated stream rejects: %w", err)
-	}
-	if _, err := tx.Exec(ctx, `CREATE UNIQUE INDEX IF NOT EXISTS `+pgx.Identifier{idx}.Sanitize()+` ON `+l.T("rejects")+
-		` (source_table, (coalesce(shard_id, '')), seq) WHERE seq IS NOT NULL`); err != nil {
-		return fmt.Errorf("creating index %s: %w", idx, err)
 	}
 	return nil
 }

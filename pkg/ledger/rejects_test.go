@@ -4,8 +4,10 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ddb2pg/ddb2pg/internal/teststack"
@@ -79,10 +81,11 @@ func TestRejectsOfAnyBytesAreAccepted(t *testing.T) {
 	}
 }
 
-// Bookkeeping written before stream rejects were unique may hold a
-// record's reject several times: Ensure keeps the first and from then on
-// records each record once.
-func TestEnsureDedupesEarlierStreamRejects(t *testing.T) {
+// A stream record's reject is recorded once, also when two transactions
+// record it at the same time, and beside rejects recorded before (or by an
+// older ddb2pg, which records every delivery): those stay, and more can be
+// added the old way.
+func TestStreamRejectRecordedOnce(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	pool, err := pgxpool.New(ctx, teststack.Postgres(t))
@@ -94,33 +97,70 @@ func TestEnsureDedupesEarlierStreamRejects(t *testing.T) {
 	if err := led.Ensure(ctx, pool); err != nil {
 		t.Fatal(err)
 	}
-	// As an older ddb2pg left it: no unique index, one record's reject
-	// three times, another's once, a file's rejects without seq.
-	if _, err := pool.Exec(ctx, `DROP INDEX ddb2pg.rejects_stream_record_idx;
-		INSERT INTO ddb2pg.rejects (source_table, reason, origin, seq, shard_id) VALUES
-			('T', 'first', 'stream s seq 7', '7', 's'), ('T', 'again', 'stream s seq 7', '7', 's'),
-			('T', 'again', 'stream s seq 7', '7', 's'), ('T', 'other', 'stream seq 7', '7', NULL);
-		INSERT INTO ddb2pg.rejects (source_table, reason, origin, export_id, file_key, line) VALUES
-			('T', 'file', 'export e file f line 1', 'e', 'f', 1), ('T', 'file', 'export e file f line 1', 'e', 'f', 1)`); err != nil {
+	if _, err := pool.Exec(ctx, `INSERT INTO ddb2pg.rejects (source_table, reason, origin, seq, shard_id) VALUES
+		('T', 'old', 'stream s seq 7', '7', 's'), ('T', 'old', 'stream s seq 7', '7', 's')`); err != nil {
 		t.Fatal(err)
 	}
 	if err := led.Ensure(ctx, pool); err != nil {
 		t.Fatal(err)
 	}
-	var got string
-	if err := pool.QueryRow(ctx, `SELECT string_agg(reason, ',' ORDER BY id) FROM ddb2pg.rejects`).Scan(&got); err != nil {
-		t.Fatal(err)
+	rec := func(seq string) ledger.Reject {
+		return ledger.NewReject(ledger.Source{Table: "T", Stream: true, ShardID: "s", Seq: seq}, "", ledger.Problem{Reason: "new"})
 	}
-	if got != "first,other,file,file" {
-		t.Errorf("rejects after Ensure: %s", got)
+	insert := func(tx pgx.Tx, r ledger.Reject) int {
+		n, err := led.InsertRejects(ctx, tx, []ledger.Reject{r, r})
+		if err != nil {
+			t.Error(err)
+		}
+		return n
 	}
+	// Recorded before: not again.
 	tx, err := pool.Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tx.Rollback(ctx)
-	r := ledger.NewReject(ledger.Source{Table: "T", Stream: true, ShardID: "s", Seq: "7"}, "", ledger.Problem{Reason: "again"})
-	if n, err := led.InsertRejects(ctx, tx, []ledger.Reject{r}); err != nil || n != 0 {
-		t.Errorf("the same record again: %d recorded, %v", n, err)
+	if n := insert(tx, rec("7")); n != 0 {
+		t.Errorf("a record recorded before: %d recorded again", n)
+	}
+	_ = tx.Rollback(ctx)
+	// Two transactions at once: the second waits for the first and then
+	// records nothing.
+	tx1, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := insert(tx1, rec("8")); n != 1 {
+		t.Errorf("first transaction recorded %d", n)
+	}
+	second := make(chan int)
+	go func() {
+		tx2, err := pool.Begin(ctx)
+		if err != nil {
+			t.Error(err)
+			second <- -1
+			return
+		}
+		defer tx2.Rollback(ctx)
+		n := insert(tx2, rec("8"))
+		if err := tx2.Commit(ctx); err != nil {
+			t.Error(err)
+		}
+		second <- n
+	}()
+	time.Sleep(200 * time.Millisecond)
+	if err := tx1.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := <-second; n != 0 {
+		t.Errorf("the second transaction recorded %d", n)
+	}
+	var n int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM ddb2pg.rejects WHERE seq = '8'`).Scan(&n); err != nil || n != 1 {
+		t.Errorf("%d rejects of seq 8 (%v), want 1", n, err)
+	}
+	// An older ddb2pg records every delivery, with COPY: still possible.
+	if _, err := pool.CopyFrom(ctx, pgx.Identifier{"ddb2pg", "rejects"}, []string{"source_table", "reason", "origin", "seq", "shard_id"},
+		pgx.CopyFromRows([][]any{{"T", "old", "stream s seq 8", "8", "s"}})); err != nil {
+		t.Errorf("an older ddb2pg's reject: %v", err)
 	}
 }
