@@ -254,3 +254,78 @@ func TestFromLatestIsALastingStart(t *testing.T) {
 		})
 	}
 }
+
+// Issue 20 defect 4: a stream disabled (and enabled again) is noticed, while
+// running and on a restart: the run stops with an error naming both streams
+// and the recovery; naming the new stream explicitly starts on it.
+func TestDisabledStreamIsNoticed(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		restart  bool // disable between two runs, not during one
+		reenable bool
+		gone     bool // the old stream is deleted too (24 hours after it was disabled)
+	}{
+		{"disabled and enabled again while running", false, true, false},
+		{"disabled and enabled again while stopped", true, true, false},
+		{"disabled while running", false, false, false},
+		{"disabled, enabled again and aged out while stopped", true, true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWithDouble(t)
+			w.d.addShard(w.arn, "A", "")
+			w.d.put(w.arn, "A", "INSERT", order("o1", "c1", "old stream"))
+			var newARN string
+			change := func() {
+				w.d.put(w.arn, "A", "MODIFY", order("o1", "c1", "old stream, last"))
+				w.d.disable(w.arn)
+				if tc.reenable {
+					newARN = w.d.newStream("2026-12-02T00:00:00.000")
+					w.d.addShard(newARN, "X", "")
+					w.d.put(newARN, "X", "INSERT", order("o2", "c1", "new stream"))
+				}
+				if tc.gone {
+					w.d.set(func(d *streamsDouble) { delete(d.streams, w.arn) })
+				}
+			}
+			var err error
+			if tc.restart {
+				if _, err := w.run(t); err != nil {
+					t.Fatal(err)
+				}
+				change()
+				_, err = w.run(t)
+			} else {
+				done := make(chan error, 1)
+				go func() {
+					_, err := w.run(t)
+					done <- err
+				}()
+				w.waitReads(t, "A", 1)
+				change()
+				err = <-done
+			}
+			if err == nil || !strings.Contains(err.Error(), w.arn) || !strings.Contains(err.Error(), newARN) ||
+				!strings.Contains(err.Error(), "disabled") {
+				t.Fatalf("want an error naming the disabled stream %s and the new one %q, got %v", w.arn, newARN, err)
+			}
+			wantOld := "old stream, last"
+			if tc.gone {
+				wantOld = "old stream"
+			}
+			if got := w.statuses(t); got["o1"] != wantOld || got["o2"] != "" {
+				t.Errorf("applied %v: want all of the old stream, nothing of the new", got)
+			}
+			if !tc.reenable {
+				return
+			}
+			// Naming the new stream is the operator's word that the gap is dealt with.
+			w.cfg.StreamARN = newARN
+			if _, err := w.run(t); err != nil {
+				t.Fatalf("on the named new stream: %v", err)
+			}
+			if got := w.statuses(t); got["o2"] != "new stream" {
+				t.Errorf("the new stream was not applied: %v", got)
+			}
+		})
+	}
+}

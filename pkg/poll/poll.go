@@ -254,7 +254,8 @@ func (p *poller) resolveARN(ctx context.Context) error {
 
 // checkOtherStreams refuses to start silently on the table's latest stream
 // when the bookkeeping has positions in another stream of the table and none
-// in this one: the stream was disabled and enabled again.
+// in this one (the stream was disabled and enabled again): the run reads the
+// old stream instead, to its end, and then stops naming both.
 func (p *poller) checkOtherStreams(ctx context.Context) error {
 	var streams map[string]time.Time
 	if err := p.withPG(ctx, "reading the table's streams", func(ctx context.Context) error {
@@ -273,7 +274,20 @@ func (p *poller) checkOtherStreams(ctx context.Context) error {
 			old = arn
 		}
 	}
-	return &StreamChangedError{Table: p.cfg.Table, OldARN: old, NewARN: p.arn, LastRecordTime: streams[old]}
+	// Read what is left of the old stream first (a disabled stream keeps its
+	// records for 24 hours); checkEnded then stops the run naming both.
+	p.log.Warn("the bookkeeping has positions in another stream of the table: reading it to its end first",
+		"stream", old, "latest_stream", p.arn)
+	latest := p.arn
+	p.arn = old
+	if _, _, err := p.describe(ctx, ""); err != nil {
+		var nf *types.ResourceNotFoundException
+		if errors.As(err, &nf) {
+			return &StreamChangedError{Table: p.cfg.Table, OldARN: old, NewARN: latest, LastRecordTime: streams[old]}
+		}
+		return err
+	}
+	return nil
 }
 
 // describe lists the stream's shards (paged); with parent set, only that
