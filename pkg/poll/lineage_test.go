@@ -329,3 +329,67 @@ func TestDisabledStreamIsNoticed(t *testing.T) {
 		})
 	}
 }
+
+// Issue 20 defect 5: a shard read to its end whose EndingSequenceNumber and
+// children AWS shows only later costs a few DescribeStream calls (a lookup of
+// its children, on a backoff), not one whole listing per loop pass; the
+// children are found and read when they appear.
+func TestDescribeStreamIsBounded(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		noFilter bool
+		max      int
+	}{
+		{"children looked up with ShardFilter", false, 6},
+		{"an endpoint without ShardFilter is re-listed on the same backoff", true, 10},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWithDouble(t)
+			w.d.set(func(d *streamsDouble) { d.noFilter = tc.noFilter })
+			w.d.addShard(w.arn, "A", "")
+			w.d.put(w.arn, "A", "INSERT", order("o1", "c1", "parent"))
+			w.d.closeShard(w.arn, "A", false)
+			w.cfg.UntilIdle = 0
+			ctx, cancel := context.WithTimeout(context.Background(), 2500*time.Millisecond)
+			defer cancel()
+			time.AfterFunc(500*time.Millisecond, func() {
+				w.d.addShard(w.arn, "B", "A")
+				w.d.put(w.arn, "B", "MODIFY", order("o1", "c1", "child"))
+			})
+			if _, err := poll.Run(ctx, w.cfg); err != nil {
+				t.Fatal(err)
+			}
+			n := w.d.count("DescribeStream")
+			t.Logf("DescribeStream calls in 2.5 s: %d (%d with a ShardFilter)", n, w.d.filtered)
+			if n > tc.max {
+				t.Errorf("%d DescribeStream calls in 2.5 s, want at most %d", n, tc.max)
+			}
+			if got := w.statuses(t)["o1"]; got != "child" {
+				t.Errorf("o1 is %q: the child was not found and read", got)
+			}
+		})
+	}
+}
+
+// Throttling of any operation (LimitExceededException, with the SDK's own
+// retries off) backs off and continues; it never ends the run.
+func TestThrottlingBacksOff(t *testing.T) {
+	w := newWithDouble(t)
+	w.d.addShard(w.arn, "A", "")
+	w.d.put(w.arn, "A", "INSERT", order("o1", "c1", "parent"))
+	w.d.split(w.arn, "A", "B", "C")
+	w.d.put(w.arn, "B", "INSERT", order("o2", "c1", "child"))
+	w.d.put(w.arn, "C", "INSERT", order("o3", "c1", "child"))
+	w.d.set(func(d *streamsDouble) {
+		for _, op := range []string{"DescribeTable", "DescribeStream", "GetShardIterator", "GetRecords"} {
+			d.throttle[op] = 2
+		}
+	})
+	st, err := w.run(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Applied != 3 {
+		t.Errorf("%+v", st)
+	}
+}

@@ -240,7 +240,7 @@ func (p *poller) resolveARN(ctx context.Context) error {
 	if p.cfg.Tables == nil || p.cfg.Table == "" {
 		return errors.New("no stream: name the stream, or a source table that has one")
 	}
-	out, err := p.cfg.Tables.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(p.cfg.Table)})
+	out, err := p.describeTable(ctx)
 	if err != nil {
 		return fmt.Errorf("finding the stream of table %s: %w", p.cfg.Table, err)
 	}
@@ -250,6 +250,22 @@ func (p *poller) resolveARN(ctx context.Context) error {
 	}
 	p.arn = *out.Table.LatestStreamArn
 	return nil
+}
+
+// describeTable is DescribeTable, backing off while throttled.
+func (p *poller) describeTable(ctx context.Context) (*dynamodb.DescribeTableOutput, error) {
+	backoff := 200 * time.Millisecond
+	for {
+		out, err := p.cfg.Tables.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(p.cfg.Table)})
+		if err == nil || !throttled(err) {
+			return out, err
+		}
+		p.log.Warn("throttled describing the table; backing off", "table", p.cfg.Table, "wait", backoff.String())
+		if err := sleep(ctx, backoff); err != nil {
+			return nil, err
+		}
+		backoff = min(backoff*2, 10*time.Second)
+	}
 }
 
 // checkOtherStreams refuses to start silently on the table's latest stream
@@ -720,7 +736,7 @@ func (p *poller) checkEnded(ctx context.Context) error {
 	}
 	e := &StreamChangedError{Table: p.cfg.Table, OldARN: p.arn}
 	if p.cfg.Tables != nil && p.cfg.Table != "" {
-		out, err := p.cfg.Tables.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(p.cfg.Table)})
+		out, err := p.describeTable(ctx)
 		if err != nil {
 			return fmt.Errorf("stream %s is disabled; finding the table's new stream: %w", p.arn, err)
 		}
