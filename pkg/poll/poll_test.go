@@ -39,8 +39,14 @@ type pg struct {
 
 func newPG(t *testing.T, m *mapping.Mapping, fetcher apply.Fetcher) *pg {
 	t.Helper()
+	return newPGFor(t, m, teststack.Postgres(t), fetcher)
+}
+
+// newPGFor is newPG on the database at dsn.
+func newPGFor(t *testing.T, m *mapping.Mapping, dsn string, fetcher apply.Fetcher) *pg {
+	t.Helper()
 	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, teststack.Postgres(t))
+	pool, err := pgxpool.New(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
