@@ -42,12 +42,15 @@ type streamsDouble struct {
 	descPage int       // shards per DescribeStream page at most (default 100)
 	noFilter bool      // refuse ShardFilter with a ValidationException
 
-	throttle   map[string]int // operation -> this many next calls fail with LimitExceededException
-	expireNext map[string]int // shard -> this many next GetRecords fail with ExpiredIteratorException
-	emptyNext  map[string]int // shard -> this many next GetRecords return an empty page
-	calls      map[string]int // operation -> calls (throttled ones included)
-	filtered   int            // DescribeStream calls with a ShardFilter
-	reads      []string       // shard of each GetRecords that returned records
+	throttle   map[string]int           // operation -> this many next calls fail with LimitExceededException
+	expireNext map[string]int           // shard -> this many next GetRecords fail with ExpiredIteratorException
+	emptyNext  map[string]int           // shard -> this many next GetRecords return an empty page
+	calls      map[string]int           // operation -> calls (throttled ones included)
+	filtered   int                      // DescribeStream calls with a ShardFilter
+	reads      []string                 // shard of each GetRecords that returned records
+	delay      map[string]time.Duration // shard -> GetRecords takes this long
+	inFlight   int                      // GetRecords being served
+	maxFlight  int                      // the most GetRecords served at once
 	readTimes  map[string][]time.Time
 }
 
@@ -79,7 +82,7 @@ const doubleTable = "Orders"
 func newStreamsDouble(t testing.TB) *streamsDouble {
 	d := &streamsDouble{t: t, table: doubleTable, streams: map[string]*dStream{}, seq: 0,
 		pageSize: 1000, descPage: 100, throttle: map[string]int{}, expireNext: map[string]int{}, emptyNext: map[string]int{},
-		calls: map[string]int{}, readTimes: map[string][]time.Time{}}
+		calls: map[string]int{}, readTimes: map[string][]time.Time{}, delay: map[string]time.Duration{}}
 	d.srv = httptest.NewServer(http.HandlerFunc(d.serve))
 	t.Cleanup(d.srv.Close)
 	return d
@@ -214,7 +217,23 @@ func (d *streamsDouble) serve(w http.ResponseWriter, r *http.Request) {
 	op := target[strings.LastIndexByte(target, '.')+1:]
 	body, _ := io.ReadAll(r.Body)
 	d.mu.Lock()
+	var wait time.Duration
+	if op == "GetRecords" {
+		d.inFlight++
+		d.maxFlight = max(d.maxFlight, d.inFlight)
+		var in struct{ ShardIterator string }
+		json.Unmarshal(body, &in)
+		if parts := strings.Split(in.ShardIterator, "|"); len(parts) == 4 {
+			wait = d.delay[parts[1]]
+		}
+	}
+	d.mu.Unlock()
+	time.Sleep(wait)
+	d.mu.Lock()
 	out, aerr := d.handle(op, body)
+	if op == "GetRecords" {
+		d.inFlight--
+	}
 	d.mu.Unlock()
 	w.Header().Set("Content-Type", "application/x-amz-json-1.0")
 	w.Header().Set("x-amzn-RequestId", "double")

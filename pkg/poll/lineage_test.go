@@ -44,7 +44,7 @@ func newWithDouble(t *testing.T) *withDouble {
 	w := &withDouble{d: d, arn: d.newStream("2026-12-01T00:00:00.000"), pg: newPG(t, m, nil), m: m}
 	w.cfg = poll.Config{Streams: d.streamsClient(), Tables: d.tablesClient(), Table: doubleTable,
 		Engine: w.pg.eng, DB: w.pg.pool, Ledger: w.pg.led, UntilIdle: 400 * time.Millisecond,
-		PollInterval: 20 * time.Millisecond}
+		PollInterval: 20 * time.Millisecond, MinReadInterval: 20 * time.Millisecond}
 	return w
 }
 

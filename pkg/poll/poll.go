@@ -74,8 +74,8 @@ type Config struct {
 	// no record for that long (and every closed shard is read to its end).
 	UntilIdle time.Duration
 	// PollInterval is the longest pause between two reads of a shard that
-	// returns nothing (default 1s); the pause doubles up to it from
-	// MinReadInterval.
+	// returns nothing (default 1s, at least MinReadInterval); the pause
+	// doubles up to it from MinReadInterval.
 	PollInterval time.Duration
 	// MinReadInterval is the shortest time between two GetRecords calls on
 	// one shard (default 200ms: AWS allows five per second per shard).
@@ -110,10 +110,12 @@ type shardState struct {
 	startSeq, endSeq string // from DescribeStream; endSeq "" while open or not yet shown
 	listed           bool   // in the last full listing
 
-	lastSeq  string // last applied (or passed over before the start)
-	applied  bool   // a record of it passed the start filter (it is off from then on)
-	done     bool   // read to its end, or closed before the recorded start
-	running  bool   // its reader is running
+	lastSeq  string    // last applied (or passed over before the start)
+	applied  bool      // a record of it passed the start filter (it is off from then on)
+	done     bool      // read to its end, or closed before the recorded start
+	running  bool      // its reader is running
+	since    time.Time // its reader started
+	polled   bool      // its reader has had a GetRecords answer
 	lastData time.Time
 
 	// Once read to its end: its children are looked up until some are
@@ -130,11 +132,10 @@ type shardEvent struct {
 }
 
 type poller struct {
-	cfg     Config
-	arn     string
-	log     *slog.Logger
-	sem     chan struct{}
-	started time.Time
+	cfg Config
+	arn string
+	log *slog.Logger
+	sem chan struct{}
 
 	mu          sync.Mutex
 	shards      map[string]*shardState
@@ -157,9 +158,7 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 	if cfg.MinReadInterval <= 0 {
 		cfg.MinReadInterval = 200 * time.Millisecond
 	}
-	if cfg.MinReadInterval > cfg.PollInterval {
-		cfg.MinReadInterval = cfg.PollInterval
-	}
+	cfg.PollInterval = max(cfg.PollInterval, cfg.MinReadInterval)
 	if cfg.RefreshInterval <= 0 {
 		cfg.RefreshInterval = 30 * time.Second
 	}
@@ -180,7 +179,7 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 		return Stats{}, fmt.Errorf("start position %q: want trim-horizon or latest", cfg.From)
 	}
 	p := &poller{cfg: cfg, shards: map[string]*shardState{}, log: cfg.Logger,
-		sem: make(chan struct{}, cfg.ShardConcurrency), started: time.Now(), lastChange: time.Now()}
+		sem: make(chan struct{}, cfg.ShardConcurrency), lastChange: time.Now()}
 	err := p.run(ctx)
 	if ctx.Err() != nil && !isLost(err) {
 		err = nil
@@ -586,7 +585,7 @@ func (p *poller) schedule(ctx context.Context, wg *sync.WaitGroup, events chan<-
 		if !ok {
 			continue
 		}
-		s.running = true
+		s.running, s.since, s.polled = true, time.Now(), false
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -613,12 +612,12 @@ func (p *poller) idle() bool {
 			}
 			continue
 		}
-		if !s.running {
+		if !s.running || !s.polled {
 			return false
 		}
 		last := s.lastData
-		if last.IsZero() {
-			last = p.started
+		if last.Before(s.since) {
+			last = s.since
 		}
 		if time.Since(last) < p.cfg.UntilIdle {
 			return false

@@ -50,6 +50,9 @@ func (p *poller) readShard(ctx context.Context, s *shardState) error {
 			if err != nil {
 				return err
 			}
+			p.mu.Lock()
+			s.polled = true
+			p.mu.Unlock()
 		} else {
 			<-p.sem
 		}
