@@ -393,3 +393,27 @@ func TestThrottlingBacksOff(t *testing.T) {
 		t.Errorf("%+v", st)
 	}
 }
+
+// A shard listed at the recorded start with its child, never read before it
+// aged out, is lost data even though the child was listed at the start too.
+func TestShardListedAtStartNeverReadIsLostData(t *testing.T) {
+	w := newWithDouble(t)
+	w.d.addShard(w.arn, "P", "")
+	w.d.put(w.arn, "P", "INSERT", order("o1", "c1", "lost"))
+	w.d.split(w.arn, "P", "C")
+	w.d.put(w.arn, "C", "INSERT", order("o2", "c1", "child"))
+	// Run 1 records the start and stops before it gets to read P.
+	w.d.set(func(d *streamsDouble) { d.throttle["GetShardIterator"] = 1000 })
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	if _, err := poll.Run(ctx, w.cfg); err != nil {
+		t.Fatal(err)
+	}
+	w.d.set(func(d *streamsDouble) { d.throttle["GetShardIterator"] = 0 })
+	w.d.ageOut(w.arn, "P")
+	_, err := w.run(t)
+	wantLost(t, err, "P", "")
+	if got := w.statuses(t); len(got) != 0 {
+		t.Errorf("applied %v", got)
+	}
+}

@@ -378,22 +378,54 @@ func (p *poller) fullRefresh(ctx context.Context, first bool) error {
 		s.listed = false
 	}
 	p.merge(shards)
-	// A shard with an open checkpoint that is no longer listed aged out
-	// before it was read to its end: whatever followed the checkpoint is gone.
+	return p.checkGone()
+}
+
+// checkGone finds shards that left the stream before they were read to
+// their end: one with an open checkpoint, or one listed at the recorded start
+// that was never finished (unless it was closed before a "latest" start).
+// The earliest is returned as a *LostError (p.mu held).
+func (p *poller) checkGone() error {
 	var lost *LostError
-	for id, cp := range cps {
+	var lostAt string
+	gone := func(id, after, why string) {
+		at := after
+		if at == "" {
+			at = p.startSeqOf(id)
+		}
+		if lost == nil || stream.CompareSeq(at, lostAt) < 0 {
+			lostAt = at
+			lost = &LostError{StreamARN: p.arn, ShardID: id, AfterSeq: after,
+				Cause: fmt.Errorf("shard %s is no longer listed by DescribeStream (it aged out) and %s", id, why)}
+		}
+	}
+	for id, cp := range p.cps {
 		if s, ok := p.shards[id]; cp.Closed || (ok && (s.listed || s.done)) {
 			continue
 		}
-		if lost == nil || stream.CompareSeq(cp.LastSeq, lost.AfterSeq) < 0 {
-			lost = &LostError{StreamARN: p.arn, ShardID: id, AfterSeq: cp.LastSeq,
-				Cause: fmt.Errorf("shard %s is no longer listed by DescribeStream (it aged out) and was not read to its end", id)}
+		gone(id, cp.LastSeq, "was not read to its end")
+	}
+	for id, ss := range p.startShards {
+		if s, ok := p.shards[id]; ok && (s.listed || s.done) {
+			continue
 		}
+		if _, ok := p.cps[id]; ok || (p.start.From == "latest" && ss.EndSeq != "") {
+			continue
+		}
+		gone(id, "", "was never read")
 	}
 	if lost != nil {
 		return lost
 	}
 	return nil
+}
+
+// startSeqOf is a shard's starting sequence number as last seen ("" unknown).
+func (p *poller) startSeqOf(id string) string {
+	if s, ok := p.shards[id]; ok {
+		return s.startSeq
+	}
+	return p.startShards[id].StartSeq
 }
 
 // merge adds listed shards (p.mu held).
@@ -471,6 +503,9 @@ func (p *poller) loadStart(ctx context.Context) error {
 	for _, s := range st.Shards {
 		p.startShards[s.ShardID] = s
 	}
+	if err := p.checkGone(); err != nil {
+		return err
+	}
 	if st.From == "latest" {
 		// ApproximateCreationDateTime is rounded (to the minute on DynamoDB
 		// Local) and comes from another clock: records up to two minutes
@@ -512,11 +547,12 @@ func (p *poller) parentReady(s *shardState) (bool, error) {
 		return false, &LostError{StreamARN: p.arn, ShardID: s.parent, AfterSeq: cp.LastSeq,
 			Cause: fmt.Errorf("shard %s is no longer listed by DescribeStream (it aged out) and was not read to its end; its child %s is", s.parent, s.id)}
 	}
-	if _, ok := p.startShards[s.id]; ok {
-		return true, nil // the parent was gone or closed before the stream's recorded start
-	}
-	if ps, ok := p.startShards[s.parent]; ok && ps.EndSeq != "" && p.start.From == "latest" {
-		return true, nil
+	if ps, ok := p.startShards[s.parent]; ok {
+		if ps.EndSeq != "" && p.start.From == "latest" {
+			return true, nil // closed before a "latest" start: nothing of it to apply
+		}
+	} else if _, ok := p.startShards[s.id]; ok {
+		return true, nil // the parent was gone before the stream's recorded start
 	}
 	return false, &LostError{StreamARN: p.arn, ShardID: s.parent,
 		Cause: fmt.Errorf("shard %s is no longer listed by DescribeStream (it aged out) and was never read; its child %s is", s.parent, s.id)}
