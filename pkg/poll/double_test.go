@@ -49,6 +49,7 @@ type streamsDouble struct {
 	filtered   int                      // DescribeStream calls with a ShardFilter
 	reads      []string                 // shard of each GetRecords that returned records
 	delay      map[string]time.Duration // shard -> GetRecords takes this long
+	latency    time.Duration            // GetRecords takes this long on other shards
 	inFlight   int                      // GetRecords being served
 	maxFlight  int                      // the most GetRecords served at once
 	readTimes  map[string][]time.Time
@@ -225,6 +226,9 @@ func (d *streamsDouble) serve(w http.ResponseWriter, r *http.Request) {
 		json.Unmarshal(body, &in)
 		if parts := strings.Split(in.ShardIterator, "|"); len(parts) == 4 {
 			wait = d.delay[parts[1]]
+		}
+		if wait == 0 {
+			wait = d.latency
 		}
 	}
 	d.mu.Unlock()
