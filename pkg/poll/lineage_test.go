@@ -417,3 +417,21 @@ func TestShardListedAtStartNeverReadIsLostData(t *testing.T) {
 		t.Errorf("applied %v", got)
 	}
 }
+
+// A stream deleted while being read (24 hours after it was disabled): its
+// unfinished shard lost what followed its checkpoint.
+func TestDeletedStreamIsLostData(t *testing.T) {
+	w := newWithDouble(t)
+	w.cfg.UntilIdle = 0
+	w.cfg.RefreshInterval = 100 * time.Millisecond
+	w.d.addShard(w.arn, "A", "")
+	last := w.d.put(w.arn, "A", "INSERT", order("o1", "c1", "new"))
+	done := make(chan error, 1)
+	go func() {
+		_, err := w.run(t)
+		done <- err
+	}()
+	waitStatus(t, w.pg.pool, "o1", "new", 10*time.Second)
+	w.d.set(func(d *streamsDouble) { delete(d.streams, w.arn) })
+	wantLost(t, <-done, "A", last)
+}

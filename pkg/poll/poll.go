@@ -349,6 +349,10 @@ func (p *poller) fullRefresh(ctx context.Context, first bool) error {
 		if err == nil {
 			break
 		}
+		var nf *types.ResourceNotFoundException
+		if errors.As(err, &nf) && !first {
+			return p.streamGone(ctx, err)
+		}
 		if !throttled(err) {
 			return err
 		}
@@ -426,6 +430,22 @@ func (p *poller) startSeqOf(id string) string {
 		return s.startSeq
 	}
 	return p.startShards[id].StartSeq
+}
+
+// streamGone is the error for a stream that no longer exists (deleted 24
+// hours after it was disabled) while being read: its unfinished shards lost
+// their records, or, if none is unfinished, the table streams elsewhere.
+func (p *poller) streamGone(ctx context.Context, cause error) error {
+	p.mu.Lock()
+	for _, s := range p.order {
+		if !s.done {
+			defer p.mu.Unlock()
+			return &LostError{StreamARN: p.arn, ShardID: s.id, AfterSeq: s.lastSeq, Cause: cause}
+		}
+	}
+	p.status = types.StreamStatusDisabled
+	p.mu.Unlock()
+	return p.checkEnded(ctx)
 }
 
 // merge adds listed shards (p.mu held).
@@ -691,7 +711,6 @@ func (p *poller) lookups(ctx context.Context) error {
 	}
 	for _, s := range due {
 		shards, status, err := p.describe(ctx, s.id)
-		var ae smithy.APIError
 		switch {
 		case err == nil:
 		case throttled(err):
@@ -700,14 +719,14 @@ func (p *poller) lookups(ctx context.Context) error {
 			p.lookedUp(s)
 			p.mu.Unlock()
 			continue
-		case errors.As(err, &ae) && (ae.ErrorCode() == "ValidationException" || ae.ErrorCode() == "UnknownOperationException"):
-			p.log.Info("the endpoint does not filter shards by parent; re-listing the stream instead", "error", err.Error())
+		default:
+			// An endpoint without ShardFilter (or any other failure here):
+			// whole listings from now on, which report what is wrong.
+			p.log.Info("looking up a shard's children failed; re-listing the stream instead", "shard", s.id, "error", err.Error())
 			p.mu.Lock()
 			p.noFilter = true
 			p.mu.Unlock()
 			return nil
-		default:
-			return err
 		}
 		var mine []types.Shard
 		for _, sh := range shards {
