@@ -41,6 +41,9 @@ SDK configuration (AWS_ENDPOINT_URL_DYNAMODB_STREAMS for DynamoDB Local).`,
 			if untilIdle < 0 {
 				return usageError{errors.New("--until-idle must not be negative")}
 			}
+			if forget && streamARN == "" {
+				return usageError{errors.New("--forget-position needs --stream-arn: name the stream whose position to forget")}
+			}
 			if shardConcurrency < 1 {
 				return usageError{errors.New("--shard-concurrency must be at least 1")}
 			}

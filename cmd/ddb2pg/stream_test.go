@@ -56,6 +56,7 @@ func TestStreamUsageErrors(t *testing.T) {
 		{"--mapping", sampleMapping, "--database-url", "postgres://x/y", "--shard-concurrency", "0"},
 		{"--mapping", sampleMapping, "--database-url", "postgres://x/y", "--refresh-interval", "0s"},
 		{"--mapping", sampleMapping, "--database-url", "postgres://x/y", "--max-pg-outage", "0s"},
+		{"--mapping", sampleMapping, "--database-url", "postgres://x/y", "--forget-position"},
 	} {
 		t.Setenv("DDB2PG_SOFT_DELETE_COLUMN", "")
 		_, err := runStream(t, args...)

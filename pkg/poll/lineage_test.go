@@ -96,36 +96,37 @@ func TestAgedOutShardIsLostData(t *testing.T) {
 		// after run 1 (which applied o1..o3 from shard A, still open)
 		then       func(w *withDouble)
 		shard      string
-		afterFirst bool // the error names A's last applied record
+		afterFirst bool   // the error names A's last applied record
+		recovered  string // the item a reread after forgetting the position applies (status "child")
 	}{
 		{"parent with an open checkpoint aged out", func(w *withDouble) {
 			w.d.put(w.arn, "A", "MODIFY", order("o1", "c1", "lost"))
 			w.d.split(w.arn, "A", "B")
 			w.d.put(w.arn, "B", "MODIFY", order("o2", "c1", "child"))
 			w.d.ageOut(w.arn, "A")
-		}, "A", true},
+		}, "A", true, "o2"},
 		{"child not found while the parent's checkpoint is open", func(w *withDouble) {
 			w.d.put(w.arn, "A", "MODIFY", order("o1", "c1", "lost"))
 			w.d.split(w.arn, "A", "B")
 			w.d.put(w.arn, "B", "MODIFY", order("o2", "c1", "child"))
 			w.d.ageOut(w.arn, "A")
 			w.d.set(func(d *streamsDouble) { d.shard(w.arn, "B").unfound = true })
-		}, "A", true},
+		}, "A", true, "o2"},
 		{"a shard listed at the start aged out before any record of it was applied", func(w *withDouble) {
 			w.d.put(w.arn, "E", "INSERT", order("o9", "c1", "lost"))
 			w.d.split(w.arn, "E", "F")
 			w.d.put(w.arn, "F", "MODIFY", order("o2", "c1", "child"))
 			w.d.ageOut(w.arn, "E")
-		}, "E", false},
+		}, "E", false, "o2"},
 		{"a grandparent aged out under a parent that aged out too", func(w *withDouble) {
 			w.d.put(w.arn, "A", "MODIFY", order("o1", "c1", "lost"))
 			w.d.split(w.arn, "A", "B")
 			w.d.put(w.arn, "B", "MODIFY", order("o2", "c1", "lost"))
 			w.d.split(w.arn, "B", "C")
-			w.d.put(w.arn, "C", "MODIFY", order("o3", "c1", "grandchild"))
+			w.d.put(w.arn, "C", "MODIFY", order("o3", "c1", "child"))
 			w.d.ageOut(w.arn, "A")
 			w.d.ageOut(w.arn, "B")
-		}, "A", true},
+		}, "A", true, "o3"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newWithDouble(t)
@@ -148,6 +149,20 @@ func TestAgedOutShardIsLostData(t *testing.T) {
 				if st != "new" {
 					t.Errorf("%s: status %q: a child of the lost shard was applied", id, st)
 				}
+			}
+			// The documented recovery's last step (after an export and its
+			// backfill): forget the position, read what the stream holds.
+			w.cfg.StreamARN, w.cfg.ForgetPosition = w.arn, true
+			w.d.set(func(d *streamsDouble) {
+				for _, sh := range d.streams[w.arn].shards {
+					sh.unfound = false
+				}
+			})
+			if _, err := w.run(t); err != nil {
+				t.Fatalf("after forgetting the position: %v", err)
+			}
+			if got := w.statuses(t)[tc.recovered]; got != "child" {
+				t.Errorf("after forgetting the position, %s is %q", tc.recovered, got)
 			}
 		})
 	}

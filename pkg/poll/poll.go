@@ -68,7 +68,7 @@ type Config struct {
 	Ledger *ledger.Ledger
 	// ForgetPosition deletes the stream's checkpoints and recorded start
 	// before the run, which then starts as From says (after a lost-data gap
-	// has been recovered with an export).
+	// has been recovered with an export). It needs StreamARN.
 	ForgetPosition bool
 	// UntilIdle, when > 0, ends the run once every open shard has returned
 	// no record for that long (and every closed shard is read to its end).
@@ -177,6 +177,9 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 	case "trim-horizon", "latest":
 	default:
 		return Stats{}, fmt.Errorf("start position %q: want trim-horizon or latest", cfg.From)
+	}
+	if cfg.ForgetPosition && cfg.StreamARN == "" {
+		return Stats{}, errors.New("forgetting a stream's position needs the stream named explicitly")
 	}
 	p := &poller{cfg: cfg, shards: map[string]*shardState{}, log: cfg.Logger,
 		sem: make(chan struct{}, cfg.ShardConcurrency), lastChange: time.Now()}
