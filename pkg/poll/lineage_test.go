@@ -105,6 +105,11 @@ func TestAgedOutShardIsLostData(t *testing.T) {
 			w.d.put(w.arn, "B", "MODIFY", order("o2", "c1", "child"))
 			w.d.ageOut(w.arn, "A")
 		}, "A", true, "o2"},
+		{"the records after the checkpoint were trimmed", func(w *withDouble) {
+			w.d.put(w.arn, "A", "MODIFY", order("o1", "c1", "lost"))
+			w.d.put(w.arn, "A", "MODIFY", order("o2", "c1", "child"))
+			w.d.trim(w.arn, "A", 4)
+		}, "A", true, "o2"},
 		{"child not found while the parent's checkpoint is open", func(w *withDouble) {
 			w.d.put(w.arn, "A", "MODIFY", order("o1", "c1", "lost"))
 			w.d.split(w.arn, "A", "B")
