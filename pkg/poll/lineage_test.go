@@ -3,6 +3,7 @@ package poll_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -358,14 +359,21 @@ func TestDescribeStreamIsBounded(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		noFilter bool
+		waiting  int // more shards read to their end, waiting for children
 		max      int
 	}{
-		{"children looked up with ShardFilter", false, 6},
-		{"an endpoint without ShardFilter is re-listed on the same backoff", true, 10},
+		{"children looked up with ShardFilter", false, 0, 6},
+		{"an endpoint without ShardFilter is re-listed on the same backoff", true, 0, 10},
+		{"many shards waiting at once are looked up with whole listings", false, 150, 20},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newWithDouble(t)
 			w.d.set(func(d *streamsDouble) { d.noFilter = tc.noFilter })
+			for i := 0; i < tc.waiting; i++ {
+				id := fmt.Sprintf("w%03d", i)
+				w.d.addShard(w.arn, id, "")
+				w.d.closeShard(w.arn, id, false)
+			}
 			w.d.addShard(w.arn, "A", "")
 			w.d.put(w.arn, "A", "INSERT", order("o1", "c1", "parent"))
 			w.d.closeShard(w.arn, "A", false)

@@ -146,7 +146,8 @@ type poller struct {
 	cutoff      time.Time // "latest": records created before it are not applied
 	status      types.StreamStatus
 	lastChange  time.Time
-	noFilter    bool // the endpoint refused ShardFilter
+	noFilter    bool      // the endpoint refused ShardFilter
+	lastListing time.Time // the last whole listing
 	st          Stats
 }
 
@@ -379,12 +380,20 @@ func (p *poller) fullRefresh(ctx context.Context, first bool) error {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.lastListing = time.Now()
 	p.cps = cps
 	p.status = status
 	for _, s := range p.shards {
 		s.listed = false
 	}
 	p.merge(shards)
+	// The listing is the lookup every shard waiting for its children is due.
+	now := time.Now()
+	for _, s := range p.order {
+		if s.done && !s.children && !s.childAt.After(now.Add(p.cfg.RefreshInterval/10)) {
+			p.lookedUp(s)
+		}
+	}
 	return p.checkGone()
 }
 
@@ -696,21 +705,21 @@ func (p *poller) lookups(ctx context.Context) error {
 			due = append(due, s)
 		}
 	}
-	noFilter := p.noFilter
+	// One whole listing is cheaper than a filtered call per shard once more
+	// shards wait than it has pages (e.g. every shard of a disabled stream).
+	whole := p.noFilter || len(due) > (len(p.shards)+99)/100
 	p.mu.Unlock()
 	if len(due) == 0 {
 		return nil
 	}
-	if noFilter {
-		if err := p.fullRefresh(ctx, false); err != nil {
-			return err
-		}
+	if whole {
 		p.mu.Lock()
-		for _, s := range due {
-			p.lookedUp(s)
-		}
+		recent := time.Since(p.lastListing) < time.Second
 		p.mu.Unlock()
-		return nil
+		if recent {
+			return nil // at most one whole listing a second for lookups
+		}
+		return p.fullRefresh(ctx, false)
 	}
 	for _, s := range due {
 		shards, status, err := p.describe(ctx, s.id)
