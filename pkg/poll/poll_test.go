@@ -32,6 +32,7 @@ import (
 func TestMain(m *testing.M) { os.Exit(teststack.Run(m)) }
 
 type pg struct {
+	dsn  string
 	pool *pgxpool.Pool
 	led  *ledger.Ledger
 	eng  *apply.Engine
@@ -62,7 +63,7 @@ func newPGFor(t *testing.T, m *mapping.Mapping, dsn string, fetcher apply.Fetche
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &pg{pool: pool, led: led, eng: eng}
+	return &pg{dsn: dsn, pool: pool, led: led, eng: eng}
 }
 
 func dump(t *testing.T, pool *pgxpool.Pool, m *mapping.Mapping, shared bool) string {

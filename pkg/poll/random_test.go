@@ -16,9 +16,9 @@ import (
 )
 
 // Long shard lineages (splits into one or two children, several generations
-// deep, ends shown late), empty pages, expired iterators and throttling, with
-// the poller stopped and restarted at random points while records are
-// written; finally, sometimes, a line of shards ages out while the poller is
+// deep, ends shown late), empty pages, expired iterators, throttling and
+// PostgreSQL outages, with the poller stopped and restarted at random points
+// while records are written; finally, sometimes, a line of shards ages out while the poller is
 // stopped. Every record is applied once in effect (the tables hold each
 // item's last version), or the run stops with the lost-data error naming a
 // shard whose records are really lost, after its checkpoint.
@@ -39,6 +39,10 @@ func TestRandomLineageWithRestarts(t *testing.T) {
 func randomLineage(t *testing.T, seed uint64) {
 	rng := rand.New(rand.NewPCG(seed, 20))
 	w := newWithDouble(t)
+	// The poller reaches PostgreSQL through a proxy that the history cuts
+	// now and then (a restart, a failover); the checks go direct.
+	proxy, pool := poolThrough(t, w.pg.dsn)
+	w.cfg.DB = pool
 	w.cfg.ShardConcurrency = 1 + rng.IntN(4)
 	w.d.set(func(d *streamsDouble) { d.pageSize = 1 + rng.IntN(4) })
 	parent := map[string]string{}
@@ -117,7 +121,11 @@ func randomLineage(t *testing.T, seed uint64) {
 		case r < 79:
 			op := ops[rng.IntN(len(ops))]
 			w.d.set(func(d *streamsDouble) { d.throttle[op] += 1 + rng.IntN(2) })
-		case r < 90:
+		case r < 82:
+			proxy.cut()
+			time.Sleep(time.Duration(50+rng.IntN(400)) * time.Millisecond)
+			proxy.restore()
+		case r < 92:
 			if running {
 				stop()
 			} else {
