@@ -31,8 +31,11 @@ func newStreamCmd() *cobra.Command {
 		Long: `Reads the stream of the mapping's source table (or --stream-arn) with the DynamoDB Streams API and
 applies every change through the mapping: in order per item, exactly once in effect. Each shard's
 position is checkpointed in the bookkeeping schema together with the records it covers, so a restart
-resumes after the last applied record. Endpoints, region and credentials come from the standard AWS
-SDK configuration (AWS_ENDPOINT_URL_DYNAMODB_STREAMS for DynamoDB Local).`,
+resumes after the last applied record; the first run records where it started (--from), and later
+runs keep to that. Records the stream no longer holds are never skipped silently: the run stops with
+an error naming the stream, the shard and the last applied record, and says how to recover
+(docs/stream.md, "Lost data"). Endpoints, region and credentials come from the standard AWS SDK
+configuration (AWS_ENDPOINT_URL_DYNAMODB_STREAMS for DynamoDB Local).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if from != "trim-horizon" && from != "latest" {
@@ -130,7 +133,7 @@ SDK configuration (AWS_ENDPOINT_URL_DYNAMODB_STREAMS for DynamoDB Local).`,
 	f.DurationVar(&refreshInterval, "refresh-interval", 30*time.Second, "how often the whole shard list is read again")
 	f.IntVar(&shardConcurrency, "shard-concurrency", 8, "shards read and applied at once (each holds a PostgreSQL connection)")
 	f.DurationVar(&maxOutage, "max-pg-outage", 5*time.Minute, "how long PostgreSQL may stay unreachable before the run fails")
-	f.BoolVar(&forget, "forget-position", false, "forget the stream's checkpoints and recorded start first (after recovering lost data)")
+	f.BoolVar(&forget, "forget-position", false, "forget the named stream's checkpoints and recorded start first (the last step of recovering lost data)")
 	f.StringVar(&ttl, "ttl-deletes", streamEnvOr("DDB2PG_TTL_DELETES", "delete"), "TTL expiry deletes: delete, ignore or soft")
 	f.StringVar(&softCol, "soft-delete-column", "", "column set by --ttl-deletes soft (default $DDB2PG_SOFT_DELETE_COLUMN)")
 	f.IntVar(&chunk, "chunk-records", 0, "records per transaction (default: a whole GetRecords page)")
