@@ -463,3 +463,22 @@ func TestDeletedStreamIsLostData(t *testing.T) {
 	w.d.set(func(d *streamsDouble) { delete(d.streams, w.arn) })
 	wantLost(t, <-done, "A", last)
 }
+
+// Empty pages before a closed shard's end (AWS returns them) do not end the
+// shard: its last records and then its child are applied.
+func TestEmptyPagesBeforeAShardsEnd(t *testing.T) {
+	w := newWithDouble(t)
+	w.d.set(func(d *streamsDouble) { d.pageSize = 1 })
+	w.d.addShard(w.arn, "A", "")
+	w.d.put(w.arn, "A", "INSERT", order("o1", "c1", "first"))
+	w.d.put(w.arn, "A", "MODIFY", order("o1", "c1", "parent-last"))
+	w.d.split(w.arn, "A", "B")
+	w.d.put(w.arn, "B", "MODIFY", order("o2", "c1", "child"))
+	w.d.set(func(d *streamsDouble) { d.emptyNext["A"], d.emptyNext["B"] = 3, 2 })
+	if _, err := w.run(t); err != nil {
+		t.Fatal(err)
+	}
+	if got := w.statuses(t); got["o1"] != "parent-last" || got["o2"] != "child" {
+		t.Errorf("applied %v", got)
+	}
+}
