@@ -484,7 +484,9 @@ func (p *poller) merge(shards []types.Shard) {
 				s.endSeq = e
 			}
 		}
-		if par, ok := p.shards[s.parent]; ok && s.parent != "" {
+	}
+	for _, sh := range shards { // (a child may be listed before its parent)
+		if par, ok := p.shards[aws.ToString(sh.ParentShardId)]; ok {
 			par.children = true
 		}
 	}
