@@ -41,6 +41,9 @@ type streamsDouble struct {
 	pageSize int       // records per GetRecords page at most (default 1000)
 	descPage int       // shards per DescribeStream page at most (default 100)
 	noFilter bool      // refuse ShardFilter with a ValidationException
+	// raw holds verbatim responses (genuine ones from testdata), served
+	// once each per operation before the model answers.
+	raw map[string][][]byte
 
 	throttle   map[string]int           // operation -> this many next calls fail with LimitExceededException
 	expireNext map[string]int           // shard -> this many next GetRecords fail with ExpiredIteratorException
@@ -48,6 +51,7 @@ type streamsDouble struct {
 	calls      map[string]int           // operation -> calls (throttled ones included)
 	filtered   int                      // DescribeStream calls with a ShardFilter
 	reads      []string                 // shard of each GetRecords that returned records
+	asked      []string                 // shard of each GetRecords with an iterator of the model
 	delay      map[string]time.Duration // shard -> GetRecords takes this long
 	latency    time.Duration            // GetRecords takes this long on other shards
 	inFlight   int                      // GetRecords being served
@@ -81,7 +85,7 @@ type dRec struct {
 const doubleTable = "Orders"
 
 func newStreamsDouble(t testing.TB) *streamsDouble {
-	d := &streamsDouble{t: t, table: doubleTable, streams: map[string]*dStream{}, seq: 0,
+	d := &streamsDouble{t: t, table: doubleTable, raw: map[string][][]byte{}, streams: map[string]*dStream{}, seq: 0,
 		pageSize: 1000, descPage: 100, throttle: map[string]int{}, expireNext: map[string]int{}, emptyNext: map[string]int{},
 		calls: map[string]int{}, readTimes: map[string][]time.Time{}, delay: map[string]time.Duration{}}
 	d.srv = httptest.NewServer(http.HandlerFunc(d.serve))
@@ -99,11 +103,15 @@ func (d *streamsDouble) tablesClient() *dynamodb.Client {
 		Credentials: credentials.NewStaticCredentialsProvider("AKID", "SECRET", ""), Retryer: aws.NopRetryer{}})
 }
 
-// newStream enables a stream on the table: it becomes the LatestStreamArn.
+// newStream enables a stream on the table (label, or a whole ARN): it
+// becomes the LatestStreamArn.
 func (d *streamsDouble) newStream(label string) string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	arn := "arn:aws:dynamodb:us-east-1:123456789012:table/" + d.table + "/stream/" + label
+	arn := label
+	if !strings.HasPrefix(arn, "arn:") {
+		arn = "arn:aws:dynamodb:us-east-1:123456789012:table/" + d.table + "/stream/" + label
+	}
 	d.streams[arn] = &dStream{arn: arn, status: "ENABLED"}
 	d.latest = arn
 	return arn
@@ -226,6 +234,7 @@ func (d *streamsDouble) serve(w http.ResponseWriter, r *http.Request) {
 		json.Unmarshal(body, &in)
 		if parts := strings.Split(in.ShardIterator, "|"); len(parts) == 4 {
 			wait = d.delay[parts[1]]
+			d.asked = append(d.asked, parts[1])
 		}
 		if wait == 0 {
 			wait = d.latency
@@ -259,6 +268,10 @@ func (d *streamsDouble) handle(op string, body []byte) ([]byte, *apiError) {
 	if d.throttle[op] > 0 {
 		d.throttle[op]--
 		return nil, &apiError{400, "LimitExceededException", "Rate exceeded for " + op}
+	}
+	if r := d.raw[op]; len(r) > 0 {
+		d.raw[op] = r[1:]
+		return r[0], nil
 	}
 	var in struct {
 		StreamArn, ShardId, ShardIteratorType, SequenceNumber, ExclusiveStartShardId, ShardIterator, TableName string
@@ -410,7 +423,9 @@ func (d *streamsDouble) iterator(arn, id string, pos int) string {
 func (d *streamsDouble) getRecords(iter string, limit int) ([]byte, *apiError) {
 	parts := strings.Split(iter, "|")
 	if len(parts) != 4 {
-		return nil, &apiError{400, "ValidationException", "bad iterator"}
+		// An iterator from a verbatim response: the end of its shard.
+		b, _ := json.Marshal(map[string]any{"Records": []any{}})
+		return b, nil
 	}
 	pos, _ := strconv.Atoi(parts[2])
 	s, aerr := d.findShard(parts[0], parts[1])
