@@ -49,8 +49,12 @@ func WriteTerminal(w io.Writer, r *Result) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	extraPass := r.ExtraPass
+	if extraPass == "" {
+		extraPass = "not run"
+	}
 	fmt.Fprintf(w, "\nitems read %d (rejected %d, absent keys %d), mode %s, extra-row pass %s\n",
-		r.Items.Read, r.Items.Rejected, r.Items.Absent, r.Mode, r.ExtraPass)
+		r.Items.Read, r.Items.Rejected, r.Items.Absent, r.Mode, extraPass)
 	if r.Recheck.Suspects > 0 {
 		fmt.Fprintf(w, "recheck: %d suspects, %d resolved on re-read, %d persisted\n",
 			r.Recheck.Suspects, r.Recheck.Resolved, r.Recheck.Persisted)
