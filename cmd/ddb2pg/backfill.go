@@ -74,6 +74,9 @@ Exit codes: 0 all loaded; 3 finished but some items were rejected; 1 failed; 2 u
 			if err != nil {
 				return err
 			}
+			if _, err := checkMappingOnExport(ctx, m, exp, log); err != nil {
+				return err
+			}
 			pool, err := openPool(ctx, url, workers+2)
 			if err != nil {
 				return err

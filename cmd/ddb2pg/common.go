@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -15,6 +16,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/term"
 
+	"github.com/ddb2pg/ddb2pg/pkg/export"
+	"github.com/ddb2pg/ddb2pg/pkg/infer"
 	"github.com/ddb2pg/ddb2pg/pkg/mapping"
 	"github.com/ddb2pg/ddb2pg/pkg/pgerr"
 	"github.com/ddb2pg/ddb2pg/pkg/progress"
@@ -183,4 +186,24 @@ func checkS3Credentials(ctx context.Context, uri string) error {
 	}
 	_, err := awsConfig(ctx)
 	return err
+}
+
+// checkedItems is how many items from the start of an export are checked
+// against the mapping before anything is written.
+const checkedItems = 1000
+
+// checkMappingOnExport refuses (exit 2) a mapping that the export's first
+// items show cannot work, e.g. a from: path into a list outside for_each,
+// which would reject nearly every item. An export that cannot be read here
+// is left to the load to report.
+func checkMappingOnExport(ctx context.Context, m *mapping.Mapping, exp *export.Export, log *slog.Logger) (int, error) {
+	items, err := infer.FirstItems(ctx, exp, checkedItems)
+	if err != nil {
+		log.Warn("could not read the export's first items to check the mapping against them", "err", err)
+		return 0, nil
+	}
+	if err := m.CheckSample(items); err != nil {
+		return len(items), usageError{fmt.Errorf("the mapping does not fit export %s (checked on its first %d items):\n%w", exp.Location(), len(items), err)}
+	}
+	return len(items), nil
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ddb2pg/ddb2pg/internal/exportgen"
 	"github.com/ddb2pg/ddb2pg/internal/teststack"
 )
 
@@ -24,7 +25,9 @@ type mistake struct {
 	// stack: the case needs PostgreSQL and DynamoDB Local ($DB and
 	// $DYNAMODB in args are replaced by theirs).
 	stack bool
-	env   []string
+	// export: $EXPORT in args is an export of 30 orders (with items lists).
+	export bool
+	env    []string
 }
 
 // mistakes are run by TestMistakes; each has testdata/mistakes/NAME.golden
@@ -69,6 +72,10 @@ var mistakes = []mistake{
 	// YAML's special characters in a mapping
 	{name: "mapping-unquoted-star", args: []string{"schema", "--mapping", "testdata/mistakes/unquoted-star.yaml"}},
 	{name: "mapping-unquoted-index", args: []string{"schema", "--mapping", "testdata/mistakes/unquoted-index.yaml"}},
+	// a path into a list outside for_each, shown by the export's items
+	{name: "backfill-path-into-list", export: true, args: []string{"backfill", "--mapping", "testdata/mistakes/path-into-list.yaml",
+		"--export", "$EXPORT", "--database-url", "postgres://u@127.0.0.1:1/db", "--progress", "none"}},
+	{name: "schema-path-into-list", export: true, args: []string{"schema", "--mapping", "testdata/mistakes/path-into-list.yaml", "--export", "$EXPORT"}},
 	// no AWS credentials anywhere
 	{name: "no-credentials-verify", args: []string{"verify", "--mapping", sampleMapping, "--database-url", "postgres://u@127.0.0.1:1/db"}},
 	{name: "no-credentials-export", args: []string{"export", "--table", "Orders", "--s3-bucket", "acme-exports"}},
@@ -102,6 +109,16 @@ func TestMistakes(t *testing.T) {
 					args[i] = strings.NewReplacer("$DB", db).Replace(a)
 				}
 				subst = append(subst, ddb.Endpoint, "$DYNAMODB", db, "$DB")
+			}
+			if c.export {
+				w, err := exportgen.WriteExport(filepath.Join(t.TempDir(), "e"), exportgen.Config{Orders: 30, Files: 2, Seed: 1})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i, a := range args {
+					args[i] = strings.ReplaceAll(a, "$EXPORT", w.Folder)
+				}
+				subst = append(subst, w.Folder, "$EXPORT")
 			}
 			env = append(env, c.env...)
 			code, stdout, stderr := runClean(t, env, args...)
