@@ -149,11 +149,11 @@ func parseWindow(from, to string) (*exportstart.Window, error) {
 	}
 	f, err := time.Parse(time.RFC3339, from)
 	if err != nil {
-		return nil, fmt.Errorf("--from %q is not an RFC 3339 time (e.g. 2026-01-02T00:00:00Z): %w", from, err)
+		return nil, fmt.Errorf("--from: %q is not an RFC 3339 time, like 2026-01-02T00:00:00Z", from)
 	}
 	t, err := time.Parse(time.RFC3339, to)
 	if err != nil {
-		return nil, fmt.Errorf("--to %q is not an RFC 3339 time (e.g. 2026-01-02T12:00:00Z): %w", to, err)
+		return nil, fmt.Errorf("--to: %q is not an RFC 3339 time, like 2026-01-02T12:00:00Z", to)
 	}
 	return &exportstart.Window{From: f, To: t}, nil
 }

@@ -60,6 +60,7 @@ var mistakes = []mistake{
 	{name: "log-format", args: []string{"verify", "--log-format", "yaml"}},
 	{name: "progress", args: []string{"backfill", "--progress", "fancy"}},
 	{name: "export-wait-maybe", args: []string{"export", "--wait=maybe"}},
+	{name: "export-from-not-a-time", args: []string{"export", "--table", "Orders", "--s3-bucket", "acme-exports", "--incremental", "--from", "yesterday", "--to", "2026-01-02T12:00:00Z"}},
 	{name: "value-missing", args: []string{"backfill", "--workers"}},
 	// typos
 	{name: "typo-backfill-maping", args: []string{"backfill", "--maping", "m.yaml"}},
