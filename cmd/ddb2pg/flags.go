@@ -231,21 +231,27 @@ func flagError(cmd *cobra.Command, err error) error {
 		}
 		return usageError{fmt.Errorf("--%s: %v", inv.GetFlag().Name, cause)}
 	case errors.As(err, &need):
-		return usageError{fmt.Errorf("%s needs a value (see ddb2pg %s --help)", strings.TrimPrefix(err.Error(), "flag needs an argument: "), cmd.Name())}
-	case errors.As(err, &none) && none.GetSpecifiedShortnames() == "":
-		name := none.GetSpecifiedName()
-		if s := closestFlag(cmd, name); s != "" {
-			return usageError{fmt.Errorf("unknown flag --%s: did you mean --%s?", name, s)}
+		return usageError{fmt.Errorf("%s needs a value (see %s --help)", strings.TrimPrefix(err.Error(), "flag needs an argument: "), cmd.CommandPath())}
+	case errors.As(err, &none):
+		// -mapping (one dash, as Go's flag package takes it) reaches pflag
+		// as the shorthands m, a, p...: the group is the name meant.
+		name, dashes := none.GetSpecifiedName(), "--"
+		if group := none.GetSpecifiedShortnames(); group != "" {
+			name, dashes = group, "-"
 		}
-		return usageError{fmt.Errorf("unknown flag --%s (see ddb2pg %s --help)", name, cmd.Name())}
+		if s := closestFlag(cmd, name); s != "" {
+			return usageError{fmt.Errorf("unknown flag %s%s: did you mean --%s?", dashes, name, s)}
+		}
+		return usageError{fmt.Errorf("unknown flag %s%s (see %s --help)", dashes, name, cmd.CommandPath())}
 	}
 	return usageError{err}
 }
 
-// closestFlag returns the command's flag nearest to name: within two edits,
-// or the only flag name starts with; "" when none is close.
+// closestFlag returns the command's flag nearest to name: within two edits
+// (one for a name of two or three letters, none for one letter), or the only
+// flag name starts with; "" when none is close.
 func closestFlag(cmd *cobra.Command, name string) string {
-	best, bestD := "", 3
+	best, bestD := "", min(2, len(name)/2)+1
 	var prefixed []string
 	cmd.Flags().VisitAll(func(f *pflag.Flag) {
 		if f.Hidden {

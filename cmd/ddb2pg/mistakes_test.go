@@ -70,6 +70,10 @@ var mistakes = []mistake{
 	{name: "typo-infer-exprot", args: []string{"infer", "--exprot", "x"}},
 	{name: "typo-global-loglevel", args: []string{"schema", "--loglevel", "debug"}},
 	{name: "unknown-flag-far", args: []string{"backfill", "--frobnicate"}},
+	{name: "one-dash-mapping", args: []string{"schema", "-mapping", "m.yaml"}},
+	{name: "unknown-shorthand", args: []string{"schema", "-x"}},
+	{name: "unknown-shorthand-near-a-flag", args: []string{"export", "-x"}},
+	{name: "root-unknown-flag", args: []string{"--maping", "m.yaml"}},
 	// YAML's special characters in a mapping
 	{name: "mapping-unquoted-star", args: []string{"schema", "--mapping", "testdata/mistakes/unquoted-star.yaml"}},
 	{name: "mapping-unquoted-index", args: []string{"schema", "--mapping", "testdata/mistakes/unquoted-index.yaml"}},
