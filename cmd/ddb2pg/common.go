@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/smithy-go/logging"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -121,7 +122,7 @@ func connectError(host string, port uint16, user string, err error) error {
 // said once, in words, instead of as the SDK's chain of provider errors
 // (repeated by every call that needed it).
 func awsConfig(ctx context.Context) (aws.Config, error) {
-	cfg, err := config.LoadDefaultConfig(ctx)
+	cfg, err := config.LoadDefaultConfig(ctx, config.WithLogger(sdkLogger{logging.NewStandardLogger(os.Stderr)}))
 	if err != nil {
 		return cfg, usageError{fmt.Errorf("loading the AWS configuration (AWS_PROFILE, AWS_CONFIG_FILE, ~/.aws/config): %w", err)}
 	}
@@ -129,6 +130,19 @@ func awsConfig(ctx context.Context) (aws.Config, error) {
 		return cfg, err
 	}
 	return cfg, nil
+}
+
+// sdkLogger passes the AWS SDK's log lines on, except its notice that the
+// instance metadata service did not hand out an IMDSv2 token: off EC2 that is
+// every run without credentials, and the missing credentials are said in
+// words instead.
+type sdkLogger struct{ next logging.Logger }
+
+func (l sdkLogger) Logf(c logging.Classification, format string, v ...any) {
+	if strings.HasPrefix(format, "falling back to IMDSv1") {
+		return
+	}
+	l.next.Logf(c, format, v...)
 }
 
 // checkAWSCredentials retrieves the configuration's credentials (the result

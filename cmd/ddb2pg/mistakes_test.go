@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"flag"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,7 +29,11 @@ type mistake struct {
 	stack bool
 	// export: $EXPORT in args is an export of 30 orders (with items lists).
 	export bool
-	env    []string
+	// imds: an instance metadata service that has no role (it answers 404
+	// to everything, as the link-local address does behind some proxies)
+	// instead of AWS_EC2_METADATA_DISABLED.
+	imds bool
+	env  []string
 }
 
 // mistakes are run by TestMistakes; each has testdata/mistakes/NAME.golden
@@ -83,6 +89,7 @@ var mistakes = []mistake{
 	{name: "schema-path-into-list", export: true, args: []string{"schema", "--mapping", "testdata/mistakes/path-into-list.yaml", "--export", "$EXPORT"}},
 	// no AWS credentials anywhere
 	{name: "no-credentials-verify", args: []string{"verify", "--mapping", sampleMapping, "--database-url", "postgres://u@127.0.0.1:1/db"}},
+	{name: "no-credentials-imds-404", imds: true, args: []string{"export", "--table", "Orders", "--s3-bucket", "acme-exports"}},
 	{name: "no-credentials-export", args: []string{"export", "--table", "Orders", "--s3-bucket", "acme-exports"}},
 	{name: "no-credentials-infer-s3", args: []string{"infer", "--export", "s3://acme-exports/AWSDynamoDB/01234567890123-abcdefgh"}},
 	{name: "no-credentials-half-keys", args: []string{"backfill", "--mapping", sampleMapping, "--database-url", "postgres://u@127.0.0.1:1/db",
@@ -102,7 +109,14 @@ func TestMistakes(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			home := t.TempDir()
-			env := []string{"HOME=" + home, "AWS_EC2_METADATA_DISABLED=true", "AWS_REGION=us-east-1"}
+			env := []string{"HOME=" + home, "AWS_REGION=us-east-1"}
+			if c.imds {
+				srv := httptest.NewServer(http.NotFoundHandler())
+				t.Cleanup(srv.Close)
+				env = append(env, "AWS_EC2_METADATA_SERVICE_ENDPOINT="+srv.URL)
+			} else {
+				env = append(env, "AWS_EC2_METADATA_DISABLED=true")
+			}
 			args := append([]string(nil), c.args...)
 			var subst []string
 			if c.stack {
