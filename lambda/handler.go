@@ -64,14 +64,6 @@ func (f *function) openPool(ctx context.Context, refresh bool) error {
 	return nil
 }
 
-func isAuthError(err error) bool {
-	switch pgerr.Code(err) {
-	case "28P01", "28000":
-		return true
-	}
-	return false
-}
-
 func (f *function) ensure(ctx context.Context) error {
 	if f.ensured {
 		return nil
@@ -119,7 +111,7 @@ func (f *function) handle(ctx context.Context, payload json.RawMessage) (events.
 		defer cancel()
 	}
 	res := f.apply(ctx, recs)
-	if res.Err != nil && isAuthError(res.Err) && f.set.secretARN != "" && f.set.databaseURL == "" {
+	if res.Err != nil && pgerr.IsAuthFailure(res.Err) && f.set.secretARN != "" && f.set.databaseURL == "" {
 		if err := f.openPool(ctx, true); err == nil {
 			more := f.apply(ctx, recs[res.Committed:])
 			more.Committed += res.Committed

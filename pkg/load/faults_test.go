@@ -180,6 +180,7 @@ func TestBackfillRidesOutLockTimeoutWhileClaiming(t *testing.T) {
 	defer pool.Close()
 	backfillPrepare(t, pool, f.m)
 	locker := openDB(t, dsn, 1)
+	watcher := openDB(t, dsn, 1)
 
 	firstFile := make(chan struct{})
 	var once sync.Once
@@ -208,7 +209,10 @@ func TestBackfillRidesOutLockTimeoutWhileClaiming(t *testing.T) {
 	sum, err := runLoad(t, pool, f.m, f.w.Folder, load.Config{Workers: 2, ChunkItems: 64, WaitForOthers: true, Logger: log,
 		Progress: func(s progress.Snapshot) {
 			if s.FilesDone >= 1 {
-				once.Do(func() { close(firstFile) })
+				// Called after the file's commit: hold this worker until the
+				// lock is queued, so the next claim (files remain) must wait
+				// behind it and time out, however fast the rest would load.
+				once.Do(func() { close(firstFile); waitForLockRequest(t, watcher) })
 			}
 		}})
 	once.Do(func() { close(firstFile) })
@@ -383,4 +387,19 @@ func TestBackfillStopsOnPermanentClaimError(t *testing.T) {
 		t.Fatalf("rerun: %v", err)
 	}
 	f.check(t, pool, "rerun")
+}
+
+// waitForLockRequest waits (at most 10 s) until a session holds or waits
+// for an ACCESS EXCLUSIVE lock on the bookkeeping's export_files table.
+func waitForLockRequest(t *testing.T, db *pgxpool.Pool) {
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		var n int
+		if err := db.QueryRow(context.Background(), `SELECT count(*) FROM pg_locks
+			WHERE relation = 'ddb2pg.export_files'::regclass AND mode = 'AccessExclusiveLock'`).Scan(&n); err == nil && n > 0 {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Log("the lock was never requested")
 }
