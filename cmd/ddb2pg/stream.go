@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -20,8 +21,9 @@ import (
 func newStreamCmd() *cobra.Command {
 	var (
 		mappingPath, dbURL, streamARN, from, stateSchema, ttl, softCol string
-		untilIdle, pollInterval                                        time.Duration
-		chunk                                                          int
+		untilIdle, pollInterval, refreshInterval, maxOutage            time.Duration
+		chunk, shardConcurrency                                        int
+		forget                                                         bool
 	)
 	cmd := &cobra.Command{
 		Use:   "stream",
@@ -29,8 +31,11 @@ func newStreamCmd() *cobra.Command {
 		Long: `Reads the stream of the mapping's source table (or --stream-arn) with the DynamoDB Streams API and
 applies every change through the mapping: in order per item, exactly once in effect. Each shard's
 position is checkpointed in the bookkeeping schema together with the records it covers, so a restart
-resumes after the last applied record. Endpoints, region and credentials come from the standard AWS
-SDK configuration (AWS_ENDPOINT_URL_DYNAMODB_STREAMS for DynamoDB Local).`,
+resumes after the last applied record; the first run records where it started (--from), and later
+runs keep to that. Records the stream no longer holds are never skipped silently: the run stops with
+an error naming the stream, the shard and the last applied record, and says how to recover
+(docs/stream.md, "Lost data"). Endpoints, region and credentials come from the standard AWS SDK
+configuration (AWS_ENDPOINT_URL_DYNAMODB_STREAMS for DynamoDB Local).`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if from != "trim-horizon" && from != "latest" {
@@ -38,6 +43,15 @@ SDK configuration (AWS_ENDPOINT_URL_DYNAMODB_STREAMS for DynamoDB Local).`,
 			}
 			if untilIdle < 0 {
 				return usageError{errors.New("--until-idle must not be negative")}
+			}
+			if forget && streamARN == "" {
+				return usageError{errors.New("--forget-position needs --stream-arn: name the stream whose position to forget")}
+			}
+			if shardConcurrency < 1 {
+				return usageError{errors.New("--shard-concurrency must be at least 1")}
+			}
+			if refreshInterval <= 0 || pollInterval <= 0 || maxOutage <= 0 {
+				return usageError{errors.New("--poll-interval, --refresh-interval and --max-pg-outage must be positive")}
 			}
 			ttlMode, err := apply.ParseTTLMode(ttl)
 			if err != nil {
@@ -71,7 +85,9 @@ SDK configuration (AWS_ENDPOINT_URL_DYNAMODB_STREAMS for DynamoDB Local).`,
 				return fmt.Errorf("loading the AWS configuration: %w", err)
 			}
 			ddb := dynamodb.NewFromConfig(awsCfg)
-			pool, err := openPool(ctx, url, 4)
+			// One connection per shard applying at once, one for the shard
+			// list and checkpoints.
+			pool, err := openPool(ctx, url, shardConcurrency+1)
 			if err != nil {
 				return err
 			}
@@ -89,12 +105,17 @@ SDK configuration (AWS_ENDPOINT_URL_DYNAMODB_STREAMS for DynamoDB Local).`,
 			}
 			st, err := poll.Run(ctx, poll.Config{
 				Streams: dynamodbstreams.NewFromConfig(awsCfg), Tables: ddb, Table: m.Source.Table, StreamARN: streamARN,
-				From: from, Engine: eng, DB: pool, Ledger: led, UntilIdle: untilIdle, PollInterval: pollInterval, Logger: log,
+				From: from, Engine: eng, DB: pool, Ledger: led, UntilIdle: untilIdle, PollInterval: pollInterval,
+				RefreshInterval: refreshInterval, ShardConcurrency: shardConcurrency, MaxOutage: maxOutage,
+				ForgetPosition: forget, Logger: log,
 			})
 			fmt.Fprintf(cmd.OutOrStdout(), "stream: %d records, %d applied, %d skipped (stale or duplicate), %d rejected, %d batches\n",
 				st.Records, st.Applied, st.Skipped, st.Rejected, st.Batches)
+			if st.BeforeStart > 0 {
+				log.Info("records written before the stream's recorded start were not applied", "records", st.BeforeStart)
+			}
 			if err != nil {
-				return err
+				return withRecovery(err)
 			}
 			if st.Rejected > 0 {
 				log.Warn("some records were rejected", "rejected", st.Rejected, "table", led.Schema()+".rejects")
@@ -106,9 +127,13 @@ SDK configuration (AWS_ENDPOINT_URL_DYNAMODB_STREAMS for DynamoDB Local).`,
 	f.StringVar(&mappingPath, "mapping", "", "mapping file (YAML)")
 	f.StringVar(&dbURL, "database-url", "", "PostgreSQL URL (default $DATABASE_URL)")
 	f.StringVar(&streamARN, "stream-arn", "", "stream to read (default: the latest stream of the mapping's source.table)")
-	f.StringVar(&from, "from", "trim-horizon", "where shards without a checkpoint start: trim-horizon or latest")
+	f.StringVar(&from, "from", "trim-horizon", "where the first run on a stream starts: trim-horizon or latest (recorded; later runs keep to it)")
 	f.DurationVar(&untilIdle, "until-idle", 0, "exit once every open shard has been idle this long (0: run until interrupted)")
-	f.DurationVar(&pollInterval, "poll-interval", time.Second, "pause after an empty read of a shard")
+	f.DurationVar(&pollInterval, "poll-interval", time.Second, "longest pause between reads of a shard that returns nothing")
+	f.DurationVar(&refreshInterval, "refresh-interval", 30*time.Second, "how often the whole shard list is read again")
+	f.IntVar(&shardConcurrency, "shard-concurrency", 8, "shards read and applied at once (each holds a PostgreSQL connection)")
+	f.DurationVar(&maxOutage, "max-pg-outage", 5*time.Minute, "how long PostgreSQL may stay unreachable before the run fails")
+	f.BoolVar(&forget, "forget-position", false, "forget the named stream's checkpoints and recorded start first (the last step of recovering lost data)")
 	f.StringVar(&ttl, "ttl-deletes", streamEnvOr("DDB2PG_TTL_DELETES", "delete"), "TTL expiry deletes: delete, ignore or soft")
 	f.StringVar(&softCol, "soft-delete-column", "", "column set by --ttl-deletes soft (default $DDB2PG_SOFT_DELETE_COLUMN)")
 	f.IntVar(&chunk, "chunk-records", 0, "records per transaction (default: a whole GetRecords page)")
@@ -121,4 +146,33 @@ func streamEnvOr(name, def string) string {
 		return v
 	}
 	return def
+}
+
+// withRecovery adds the commands that recover from a lost-data error.
+func withRecovery(err error) error {
+	var lost *poll.LostError
+	var changed *poll.StreamChangedError
+	switch {
+	case errors.As(err, &lost):
+		return fmt.Errorf("%w\nnext: ddb2pg export; ddb2pg backfill (that export); "+
+			"ddb2pg stream --stream-arn %s --forget-position --from trim-horizon; ddb2pg verify (docs/stream.md, \"Lost data\")",
+			err, lost.StreamARN)
+	case errors.As(err, &changed) && changed.NewARN != "":
+		from := "<the old stream's last record time>"
+		if !changed.LastRecordTime.IsZero() {
+			from = changed.LastRecordTime.UTC().Truncate(time.Minute).Format(time.RFC3339)
+		}
+		to := "<the new stream's creation time>"
+		label := changed.NewARN[strings.LastIndex(changed.NewARN, "/")+1:]
+		if t, perr := time.Parse("2006-01-02T15:04:05.000", label); perr == nil {
+			to = t.Truncate(time.Minute).Add(time.Minute).Format(time.RFC3339)
+		}
+		return fmt.Errorf("%w\nnext: ddb2pg export --incremental --from %s --to %s; ddb2pg backfill (that export); "+
+			"ddb2pg stream --stream-arn %s --from trim-horizon; ddb2pg verify (docs/stream.md, \"Lost data\")",
+			err, from, to, changed.NewARN)
+	case errors.As(err, &changed):
+		return fmt.Errorf("%w\nnext: enable the table's stream; ddb2pg export; ddb2pg backfill (that export); "+
+			"ddb2pg stream --from trim-horizon; ddb2pg verify (docs/stream.md, \"Lost data\")", err)
+	}
+	return err
 }

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -20,6 +21,7 @@ import (
 	"github.com/ddb2pg/ddb2pg/internal/teststack"
 	"github.com/ddb2pg/ddb2pg/pkg/ddbitem"
 	"github.com/ddb2pg/ddb2pg/pkg/mapping"
+	"github.com/ddb2pg/ddb2pg/pkg/poll"
 )
 
 // streamRoot is the root command with `stream` (registered by main.go, or
@@ -51,6 +53,10 @@ func TestStreamUsageErrors(t *testing.T) {
 		{"--mapping", sampleMapping, "--database-url", "postgres://x/y", "--ttl-deletes", "later"},
 		{"--mapping", sampleMapping, "--database-url", "postgres://x/y", "--ttl-deletes", "soft"},
 		{"--database-url", "postgres://x/y"},
+		{"--mapping", sampleMapping, "--database-url", "postgres://x/y", "--shard-concurrency", "0"},
+		{"--mapping", sampleMapping, "--database-url", "postgres://x/y", "--refresh-interval", "0s"},
+		{"--mapping", sampleMapping, "--database-url", "postgres://x/y", "--max-pg-outage", "0s"},
+		{"--mapping", sampleMapping, "--database-url", "postgres://x/y", "--forget-position"},
 	} {
 		t.Setenv("DDB2PG_SOFT_DELETE_COLUMN", "")
 		_, err := runStream(t, args...)
@@ -194,5 +200,36 @@ func TestStreamCommandEndToEnd(t *testing.T) {
 	out, err = runStream(t, "--mapping", mp, "--database-url", dsn, "--until-idle", "500ms", "--poll-interval", "100ms")
 	if err != nil || !strings.Contains(out, "0 records") {
 		t.Errorf("second run: %v %s", err, out)
+	}
+}
+
+// A lost-data error ends with the commands that recover from it.
+func TestStreamRecoveryHint(t *testing.T) {
+	const old = "arn:aws:dynamodb:us-east-1:123456789012:table/Orders/stream/2026-12-01T00:00:00.000"
+	const nu = "arn:aws:dynamodb:us-east-1:123456789012:table/Orders/stream/2026-12-02T10:20:30.000"
+	last := time.Date(2026, 12, 1, 23, 59, 30, 0, time.UTC)
+	for _, tc := range []struct {
+		err  error
+		want []string
+	}{
+		{&poll.LostError{StreamARN: old, ShardID: "A", AfterSeq: "100"},
+			[]string{"ddb2pg export;", "--stream-arn " + old + " --forget-position --from trim-horizon"}},
+		{&poll.StreamChangedError{Table: "Orders", OldARN: old, NewARN: nu, LastRecordTime: last},
+			[]string{"--incremental --from 2026-12-01T23:59:00Z --to 2026-12-02T10:21:00Z", "--stream-arn " + nu + " --from trim-horizon"}},
+		{&poll.StreamChangedError{Table: "Orders", OldARN: old}, []string{"enable the table's stream"}},
+		{fmt.Errorf("wrapped: %w", &poll.LostError{StreamARN: old, ShardID: "A"}), []string{"--forget-position"}},
+	} {
+		got := withRecovery(tc.err).Error()
+		for _, w := range tc.want {
+			if !strings.Contains(got, w) {
+				t.Errorf("%v\nwant it to contain %q", got, w)
+			}
+		}
+		if !errors.Is(withRecovery(tc.err), tc.err) {
+			t.Errorf("%v does not wrap the error", got)
+		}
+	}
+	if err := errors.New("other"); withRecovery(err) != err {
+		t.Error("another error was changed")
 	}
 }

@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -24,6 +25,7 @@ func (l *Ledger) streamDDL() []string {
 	updated_at       timestamptz NOT NULL DEFAULT now(),
 	PRIMARY KEY (stream_arn, shard_id)
 )`,
+		l.streamStartDDL()[0],
 	}
 }
 
@@ -239,4 +241,115 @@ func (l *Ledger) Checkpoints(ctx context.Context, db Execer, streamARN string) (
 		out[c.ShardID] = c
 	}
 	return out, rows.Err()
+}
+
+// streamStartDDL creates stream_starts: where a poller first began reading
+// each stream (the lasting start position). Idempotent.
+func (l *Ledger) streamStartDDL() []string {
+	return []string{
+		`CREATE TABLE IF NOT EXISTS ` + l.T("stream_starts") + ` (
+	stream_arn    text PRIMARY KEY,
+	from_position text NOT NULL CHECK (from_position IN ('trim-horizon', 'latest')),
+	started_at    timestamptz NOT NULL,
+	shards        jsonb NOT NULL,
+	created_at    timestamptz NOT NULL DEFAULT now()
+)`,
+	}
+}
+
+// StartShard is one shard as DescribeStream listed it when a poller first
+// started on the stream. EndSeq is "" for a shard that was open then.
+type StartShard struct {
+	ShardID       string `json:"shard_id"`
+	ParentShardID string `json:"parent_shard_id,omitempty"`
+	StartSeq      string `json:"start_seq,omitempty"`
+	EndSeq        string `json:"end_seq,omitempty"`
+}
+
+// StreamStart is the lasting start position of a stream: the time the first
+// poller run began, the position it was asked to start from, and the shards
+// the stream had then. It never changes once recorded (until ForgetStream).
+type StreamStart struct {
+	StreamARN string
+	From      string // "trim-horizon" or "latest"
+	StartedAt time.Time
+	Shards    []StartShard
+}
+
+// RecordStreamStart stores s unless a start is already recorded for the
+// stream, and returns the recorded start (the first one wins, also between
+// concurrent pollers) and whether it is s.
+func (l *Ledger) RecordStreamStart(ctx context.Context, db Execer, s StreamStart) (StreamStart, bool, error) {
+	shards, err := json.Marshal(s.Shards)
+	if err != nil {
+		return StreamStart{}, false, fmt.Errorf("recording the start of stream %s: %w", s.StreamARN, err)
+	}
+	tag, err := db.Exec(ctx, `INSERT INTO `+l.T("stream_starts")+` (stream_arn, from_position, started_at, shards)
+		VALUES ($1, $2, $3, $4::text::jsonb) ON CONFLICT (stream_arn) DO NOTHING`, s.StreamARN, s.From, s.StartedAt, string(shards))
+	if err != nil {
+		return StreamStart{}, false, fmt.Errorf("recording the start of stream %s: %w", s.StreamARN, err)
+	}
+	got, ok, err := l.StreamStartOf(ctx, db, s.StreamARN)
+	if err == nil && !ok {
+		err = fmt.Errorf("recording the start of stream %s: the row is missing after the insert", s.StreamARN)
+	}
+	return got, tag.RowsAffected() == 1, err
+}
+
+// StreamStartOf reads the recorded start of a stream (ok false: none).
+func (l *Ledger) StreamStartOf(ctx context.Context, db Execer, streamARN string) (s StreamStart, ok bool, err error) {
+	var shards string
+	err = db.QueryRow(ctx, `SELECT from_position, started_at, shards::text FROM `+l.T("stream_starts")+`
+		WHERE stream_arn = $1`, streamARN).Scan(&s.From, &s.StartedAt, &shards)
+	if err == pgx.ErrNoRows {
+		return StreamStart{}, false, nil
+	}
+	if err != nil {
+		return StreamStart{}, false, fmt.Errorf("reading the start of stream %s: %w", streamARN, err)
+	}
+	s.StreamARN = streamARN
+	if err := json.Unmarshal([]byte(shards), &s.Shards); err != nil {
+		return StreamStart{}, false, fmt.Errorf("reading the start of stream %s: %w", streamARN, err)
+	}
+	return s, true, nil
+}
+
+// StreamsOfTable lists the streams of a DynamoDB table that have a recorded
+// start or checkpoints, found by the table name in their ARN
+// (arn:...:table/NAME/stream/LABEL), with the newest record time applied
+// from each (zero when none).
+func (l *Ledger) StreamsOfTable(ctx context.Context, db Execer, table string) (map[string]time.Time, error) {
+	rows, err := db.Query(ctx, `SELECT stream_arn, max(t) FROM (
+			SELECT stream_arn, last_record_time AS t FROM `+l.T("stream_shards")+`
+			UNION ALL SELECT stream_arn, NULL FROM `+l.T("stream_starts")+`) s
+		WHERE strpos(stream_arn, ':table/' || $1 || '/stream/') > 0
+		GROUP BY stream_arn ORDER BY stream_arn`, table)
+	if err != nil {
+		return nil, fmt.Errorf("reading the streams of table %s: %w", table, err)
+	}
+	defer rows.Close()
+	out := map[string]time.Time{}
+	for rows.Next() {
+		var arn string
+		var t *time.Time
+		if err := rows.Scan(&arn, &t); err != nil {
+			return nil, fmt.Errorf("reading the streams of table %s: %w", table, err)
+		}
+		out[arn] = time.Time{}
+		if t != nil {
+			out[arn] = *t
+		}
+	}
+	return out, rows.Err()
+}
+
+// ForgetStream deletes a stream's checkpoints and recorded start, so the next
+// poller run starts on it afresh (after a lost-data gap was recovered).
+func (l *Ledger) ForgetStream(ctx context.Context, db Execer, streamARN string) error {
+	for _, t := range []string{"stream_shards", "stream_starts"} {
+		if _, err := db.Exec(ctx, `DELETE FROM `+l.T(t)+` WHERE stream_arn = $1`, streamARN); err != nil {
+			return fmt.Errorf("forgetting the position in stream %s: %w", streamARN, err)
+		}
+	}
+	return nil
 }

@@ -3,10 +3,16 @@
 // apply engine: the `ddb2pg stream` command, for teams that do not use the
 // Lambda function and for local work.
 //
-// Each shard's position is checkpointed in the bookkeeping schema
-// (stream_shards) in the same transaction as the records it covers, so a
-// restart resumes right after the last applied record. Parent shards are
-// read to their end before their children.
+// Guarantees: every record of the stream after the recorded start is either
+// applied, in order per shard, or the run stops with an error naming what is
+// missing (*LostError, *StreamChangedError). Each shard's position is
+// checkpointed in the bookkeeping schema (stream_shards) in the same
+// transaction as the records it covers, so a restart resumes right after the
+// last applied record. The first run on a stream records a lasting start
+// position (stream_starts: the time and the shard list), which later runs,
+// expired iterators and restarts all keep to. Parent shards are read to their
+// end before their children; shards are read concurrently, at most
+// Config.ShardConcurrency at a time.
 package poll
 
 import (
@@ -15,6 +21,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -22,10 +29,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 	"github.com/aws/smithy-go"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/ddb2pg/ddb2pg/pkg/apply"
 	"github.com/ddb2pg/ddb2pg/pkg/ledger"
+	"github.com/ddb2pg/ddb2pg/pkg/pgerr"
 	"github.com/ddb2pg/ddb2pg/pkg/stream"
 )
 
@@ -44,24 +51,48 @@ type TableAPI interface {
 // Config configures a poller run.
 type Config struct {
 	Streams StreamsAPI
-	Tables  TableAPI // used when StreamARN is empty
-	Table   string   // the mapping's source table
-	// StreamARN is the stream to read ("": the table's latest stream).
+	// Tables finds the table's stream when StreamARN is empty, and the
+	// table's new stream when the one being read is disabled.
+	Tables TableAPI
+	Table  string // the mapping's source table
+	// StreamARN is the stream to read ("": the table's latest stream, which
+	// must be the stream the bookkeeping has positions in, if any).
 	StreamARN string
-	// From is where shards without a checkpoint start: "trim-horizon"
-	// (default: everything the stream still holds) or "latest".
+	// From is where the first run on a stream starts: "trim-horizon"
+	// (default: everything the stream still holds) or "latest" (the changes
+	// made from the start on). It is recorded with the start time and the
+	// shard list; later runs keep to the recorded start.
 	From   string
 	Engine *apply.Engine
 	DB     DB
 	Ledger *ledger.Ledger
+	// ForgetPosition deletes the stream's checkpoints and recorded start
+	// before the run, which then starts as From says (after a lost-data gap
+	// has been recovered with an export). It needs StreamARN.
+	ForgetPosition bool
 	// UntilIdle, when > 0, ends the run once every open shard has returned
 	// no record for that long (and every closed shard is read to its end).
 	UntilIdle time.Duration
-	// PollInterval is the pause after an empty GetRecords (default 1s).
+	// PollInterval is the longest pause between two reads of a shard that
+	// returns nothing (default 1s, at least MinReadInterval); the pause
+	// doubles up to it from MinReadInterval.
 	PollInterval time.Duration
-	// RefreshInterval is how often the shard list is re-read (default 30s).
+	// MinReadInterval is the shortest time between two GetRecords calls on
+	// one shard (default 200ms: AWS allows five per second per shard).
+	MinReadInterval time.Duration
+	// RefreshInterval is how often the whole shard list is re-read (default
+	// 30s). A shard read to its end has its children looked up alone
+	// (DescribeStream with a CHILD_SHARDS filter), backing off from one
+	// second up to RefreshInterval while none is listed.
 	RefreshInterval time.Duration
-	Logger          *slog.Logger
+	// ShardConcurrency is how many shards are read and applied at once
+	// (default 8); each applying shard holds one PostgreSQL connection.
+	ShardConcurrency int
+	// MaxOutage is how long PostgreSQL may keep failing with transient errors
+	// (connection lost, server restarting, …) before the run stops with an
+	// *OutageError (default 5m).
+	MaxOutage time.Duration
+	Logger    *slog.Logger
 }
 
 // Stats sums up a run.
@@ -69,47 +100,55 @@ type Stats struct {
 	apply.Stats
 	Batches int
 	Shards  int
+	// BeforeStart counts records read and not applied because they were
+	// written before the recorded start of a "latest" stream.
+	BeforeStart int
 }
-
-// LostError says records were trimmed from the stream (older than 24 hours)
-// before they were applied: PostgreSQL has missed changes.
-type LostError struct {
-	StreamARN, ShardID, AfterSeq string
-	Cause                        error
-}
-
-func (e *LostError) Error() string {
-	from := "its start"
-	if e.AfterSeq != "" {
-		from = "sequence number " + e.AfterSeq
-	}
-	return fmt.Sprintf("stream %s shard %s: the records after %s are no longer in the stream (DynamoDB Streams keeps 24 hours; "+
-		"they were trimmed before ddb2pg applied them), so changes made to the table in that gap are missing from PostgreSQL. "+
-		"To recover: export the table again (ddb2pg export), backfill that export (ddb2pg backfill: it only overwrites items the stream "+
-		"has not written since), then restart the stream with --from trim-horizon; run verify afterwards. (%v)",
-		e.StreamARN, e.ShardID, from, e.Cause)
-}
-
-func (e *LostError) Unwrap() error { return e.Cause }
 
 type shardState struct {
-	id, parent string
-	startSeq   string
-	endSeq     string // "" while the shard is open
-	iter       *string
-	lastSeq    string // last applied (checkpoint)
-	done       bool   // read to its end (closed) or skipped
-	lastData   time.Time
-	started    bool
+	id, parent       string
+	startSeq, endSeq string // from DescribeStream; endSeq "" while open or not yet shown
+	listed           bool   // in the last full listing
+
+	lastSeq  string    // last applied (or passed over before the start)
+	applied  bool      // a record of it passed the start filter (it is off from then on)
+	done     bool      // read to its end, or closed before the recorded start
+	running  bool      // its reader is running
+	since    time.Time // its reader started
+	polled   bool      // its reader has had a GetRecords answer
+	lastData time.Time
+
+	// Once read to its end: its children are looked up until some are
+	// listed, with a per-shard backoff.
+	children  bool
+	looked    bool
+	childWait time.Duration
+	childAt   time.Time
+}
+
+type shardEvent struct {
+	s   *shardState
+	err error
 }
 
 type poller struct {
-	cfg    Config
-	arn    string
-	shards map[string]*shardState
-	order  []string
-	st     Stats
-	log    *slog.Logger
+	cfg Config
+	arn string
+	log *slog.Logger
+	sem chan struct{}
+
+	mu          sync.Mutex
+	shards      map[string]*shardState
+	order       []*shardState
+	cps         map[string]ledger.ShardCheckpoint // as of the last refresh, shards no longer listed included
+	start       ledger.StreamStart
+	startShards map[string]ledger.StartShard
+	cutoff      time.Time // "latest": records created before it are not applied
+	status      types.StreamStatus
+	lastChange  time.Time
+	noFilter    bool      // the endpoint refused ShardFilter
+	lastListing time.Time // the last whole listing
+	st          Stats
 }
 
 // Run polls until ctx ends (nil error) or, with UntilIdle, until idle.
@@ -117,8 +156,18 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = time.Second
 	}
+	if cfg.MinReadInterval <= 0 {
+		cfg.MinReadInterval = 200 * time.Millisecond
+	}
+	cfg.PollInterval = max(cfg.PollInterval, cfg.MinReadInterval)
 	if cfg.RefreshInterval <= 0 {
 		cfg.RefreshInterval = 30 * time.Second
+	}
+	if cfg.ShardConcurrency <= 0 {
+		cfg.ShardConcurrency = 8
+	}
+	if cfg.MaxOutage <= 0 {
+		cfg.MaxOutage = 5 * time.Minute
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -128,58 +177,62 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 		cfg.From = "trim-horizon"
 	case "trim-horizon", "latest":
 	default:
-		return Stats{}, fmt.Errorf("--from %q: want trim-horizon or latest", cfg.From)
+		return Stats{}, fmt.Errorf("start position %q: want trim-horizon or latest", cfg.From)
 	}
-	p := &poller{cfg: cfg, shards: map[string]*shardState{}, log: cfg.Logger}
+	if cfg.ForgetPosition && cfg.StreamARN == "" {
+		return Stats{}, errors.New("forgetting a stream's position needs the stream named explicitly")
+	}
+	p := &poller{cfg: cfg, shards: map[string]*shardState{}, log: cfg.Logger,
+		sem: make(chan struct{}, cfg.ShardConcurrency), lastChange: time.Now()}
+	err := p.run(ctx)
+	if ctx.Err() != nil && !isLost(err) {
+		err = nil
+	}
+	return p.stats(), err
+}
+
+func isLost(err error) bool {
+	var lost *LostError
+	var changed *StreamChangedError
+	return errors.As(err, &lost) || errors.As(err, &changed)
+}
+
+func (p *poller) stats() Stats {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	st := p.st
+	st.Shards = len(p.shards)
+	return st
+}
+
+func (p *poller) run(ctx context.Context) error {
 	if err := p.resolveARN(ctx); err != nil {
-		return p.st, err
+		return err
 	}
-	if err := cfg.Ledger.EnsureStream(ctx, cfg.DB); err != nil {
-		return p.st, err
+	if err := p.withPG(ctx, "creating the bookkeeping schema", func(ctx context.Context) error {
+		return p.cfg.Ledger.EnsureStream(ctx, p.cfg.DB)
+	}); err != nil {
+		return err
 	}
-	if err := p.refresh(ctx); err != nil {
-		return p.st, err
-	}
-	lastRefresh := time.Now()
-	started := time.Now()
-	for {
-		if ctx.Err() != nil {
-			return p.st, nil
+	if p.cfg.ForgetPosition {
+		if err := p.withPG(ctx, "forgetting the stream position", func(ctx context.Context) error {
+			return p.cfg.Ledger.ForgetStream(ctx, p.cfg.DB, p.arn)
+		}); err != nil {
+			return err
 		}
-		progressed := false
-		for _, id := range p.order {
-			s := p.shards[id]
-			if s.done || !p.ready(s) {
-				continue
-			}
-			got, err := p.pollShard(ctx, s)
-			if err != nil {
-				if ctx.Err() != nil {
-					return p.st, nil
-				}
-				return p.st, err
-			}
-			progressed = progressed || got
-		}
-		if time.Since(lastRefresh) > cfg.RefreshInterval || p.needRefresh() {
-			if err := p.refresh(ctx); err != nil {
-				return p.st, err
-			}
-			lastRefresh = time.Now()
-		}
-		if cfg.UntilIdle > 0 && p.idle(started) {
-			p.log.Info("stream idle", "stream", p.arn, "idle", cfg.UntilIdle.String(), "applied", p.st.Applied,
-				"skipped", p.st.Skipped, "rejected", p.st.Rejected)
-			return p.st, nil
-		}
-		if !progressed {
-			select {
-			case <-ctx.Done():
-				return p.st, nil
-			case <-time.After(cfg.PollInterval):
-			}
+		p.log.Warn("forgot the stream's checkpoints and recorded start", "stream", p.arn, "from", p.cfg.From)
+	} else if p.cfg.StreamARN == "" {
+		if err := p.checkOtherStreams(ctx); err != nil {
+			return err
 		}
 	}
+	if err := p.fullRefresh(ctx, true); err != nil {
+		return err
+	}
+	if err := p.loadStart(ctx); err != nil {
+		return err
+	}
+	return p.loop(ctx)
 }
 
 func (p *poller) resolveARN(ctx context.Context) error {
@@ -188,101 +241,453 @@ func (p *poller) resolveARN(ctx context.Context) error {
 		return nil
 	}
 	if p.cfg.Tables == nil || p.cfg.Table == "" {
-		return errors.New("no stream: pass --stream-arn or a mapping whose source.table has a stream")
+		return errors.New("no stream: name the stream, or a source table that has one")
 	}
-	out, err := p.cfg.Tables.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(p.cfg.Table)})
+	out, err := p.describeTable(ctx)
 	if err != nil {
 		return fmt.Errorf("finding the stream of table %s: %w", p.cfg.Table, err)
 	}
 	if out.Table == nil || out.Table.LatestStreamArn == nil ||
 		(out.Table.StreamSpecification != nil && !aws.ToBool(out.Table.StreamSpecification.StreamEnabled)) {
-		return fmt.Errorf("table %s has no stream enabled: enable DynamoDB Streams (NEW_AND_OLD_IMAGES) or pass --stream-arn", p.cfg.Table)
+		return fmt.Errorf("table %s has no stream enabled: enable DynamoDB Streams (NEW_AND_OLD_IMAGES) or name the stream", p.cfg.Table)
 	}
 	p.arn = *out.Table.LatestStreamArn
 	return nil
 }
 
-// refresh re-reads the shard list (paged) and the checkpoints.
-func (p *poller) refresh(ctx context.Context) error {
+// describeTable is DescribeTable, backing off while throttled.
+func (p *poller) describeTable(ctx context.Context) (*dynamodb.DescribeTableOutput, error) {
+	backoff := 200 * time.Millisecond
+	for {
+		out, err := p.cfg.Tables.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(p.cfg.Table)})
+		if err == nil || !throttled(err) {
+			return out, err
+		}
+		p.log.Warn("throttled describing the table; backing off", "table", p.cfg.Table, "wait", backoff.String())
+		if err := sleep(ctx, backoff); err != nil {
+			return nil, err
+		}
+		backoff = min(backoff*2, 10*time.Second)
+	}
+}
+
+// checkOtherStreams refuses to start silently on the table's latest stream
+// when the bookkeeping has positions in another stream of the table and none
+// in this one (the stream was disabled and enabled again): the run reads the
+// old stream instead, to its end, and then stops naming both.
+func (p *poller) checkOtherStreams(ctx context.Context) error {
+	var streams map[string]time.Time
+	if err := p.withPG(ctx, "reading the table's streams", func(ctx context.Context) error {
+		var err error
+		streams, err = p.cfg.Ledger.StreamsOfTable(ctx, p.cfg.DB, p.cfg.Table)
+		return err
+	}); err != nil {
+		return err
+	}
+	if _, ok := streams[p.arn]; ok || len(streams) == 0 {
+		return nil
+	}
+	var old string
+	for arn := range streams {
+		if arn > old { // labels are creation times: the newest old stream
+			old = arn
+		}
+	}
+	// Read what is left of the old stream first (a disabled stream keeps its
+	// records for 24 hours); checkEnded then stops the run naming both.
+	p.log.Warn("the bookkeeping has positions in another stream of the table: reading it to its end first",
+		"stream", old, "latest_stream", p.arn)
+	latest := p.arn
+	p.arn = old
+	if _, _, err := p.describe(ctx, ""); err != nil {
+		var nf *types.ResourceNotFoundException
+		if errors.As(err, &nf) {
+			return &StreamChangedError{Table: p.cfg.Table, OldARN: old, NewARN: latest, LastRecordTime: streams[old]}
+		}
+		return err
+	}
+	return nil
+}
+
+// describe lists the stream's shards (paged); with parent set, only that
+// shard's children (ShardFilter CHILD_SHARDS).
+func (p *poller) describe(ctx context.Context, parent string) ([]types.Shard, types.StreamStatus, error) {
 	var shards []types.Shard
 	var start *string
+	var status types.StreamStatus
 	for {
-		out, err := p.cfg.Streams.DescribeStream(ctx, &dynamodbstreams.DescribeStreamInput{
-			StreamArn: aws.String(p.arn), ExclusiveStartShardId: start})
+		in := &dynamodbstreams.DescribeStreamInput{StreamArn: aws.String(p.arn), ExclusiveStartShardId: start, Limit: aws.Int32(100)}
+		if parent != "" {
+			in.ShardFilter = &types.ShardFilter{Type: types.ShardFilterTypeChildShards, ShardId: aws.String(parent)}
+		}
+		out, err := p.cfg.Streams.DescribeStream(ctx, in)
 		if err != nil {
-			return fmt.Errorf("describing stream %s: %w", p.arn, err)
+			return nil, "", fmt.Errorf("describing stream %s: %w", p.arn, err)
 		}
 		d := out.StreamDescription
 		if d == nil {
-			return fmt.Errorf("describing stream %s: no description", p.arn)
+			return nil, "", fmt.Errorf("describing stream %s: no description", p.arn)
 		}
 		if err := stream.CheckViewType(string(d.StreamViewType)); err != nil {
-			return fmt.Errorf("stream %s: %w", p.arn, err)
+			return nil, "", fmt.Errorf("stream %s: %w", p.arn, err)
 		}
+		status = d.StreamStatus
 		shards = append(shards, d.Shards...)
 		if d.LastEvaluatedShardId == nil {
-			break
+			return shards, status, nil
 		}
 		start = d.LastEvaluatedShardId
 	}
-	cps, err := p.cfg.Ledger.Checkpoints(ctx, p.cfg.DB, p.arn)
-	if err != nil {
+}
+
+// fullRefresh re-reads the whole shard list and the checkpoints. The first
+// one must succeed (it backs off while throttled); a later one that is
+// throttled is skipped until the next interval.
+func (p *poller) fullRefresh(ctx context.Context, first bool) error {
+	var shards []types.Shard
+	var status types.StreamStatus
+	backoff := 500 * time.Millisecond
+	for {
+		var err error
+		shards, status, err = p.describe(ctx, "")
+		if err == nil {
+			break
+		}
+		var nf *types.ResourceNotFoundException
+		if errors.As(err, &nf) && !first {
+			return p.streamGone(ctx, err)
+		}
+		if !throttled(err) {
+			return err
+		}
+		if !first {
+			p.log.Warn("throttled listing the stream's shards; trying again at the next refresh", "stream", p.arn, "error", err.Error())
+			return nil
+		}
+		p.log.Warn("throttled listing the stream's shards; backing off", "stream", p.arn, "wait", backoff.String())
+		if err := sleep(ctx, backoff); err != nil {
+			return err
+		}
+		backoff = min(backoff*2, 30*time.Second)
+	}
+	var cps map[string]ledger.ShardCheckpoint
+	if err := p.withPG(ctx, "reading the checkpoints", func(ctx context.Context) error {
+		var err error
+		cps, err = p.cfg.Ledger.Checkpoints(ctx, p.cfg.DB, p.arn)
+		return err
+	}); err != nil {
 		return err
 	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.lastListing = time.Now()
+	p.cps = cps
+	p.status = status
+	for _, s := range p.shards {
+		s.listed = false
+	}
+	p.merge(shards)
+	// The listing is the lookup every shard waiting for its children is due.
+	now := time.Now()
+	for _, s := range p.order {
+		if s.done && !s.children && !s.childAt.After(now.Add(p.cfg.RefreshInterval/10)) {
+			p.lookedUp(s)
+		}
+	}
+	return p.checkGone()
+}
+
+// checkGone finds shards that left the stream before they were read to
+// their end: one with an open checkpoint, or one listed at the recorded start
+// that was never finished (unless it was closed before a "latest" start).
+// The earliest is returned as a *LostError (p.mu held).
+func (p *poller) checkGone() error {
+	var lost *LostError
+	var lostAt string
+	gone := func(id, after, why string) {
+		at := after
+		if at == "" {
+			at = p.startSeqOf(id)
+		}
+		if lost == nil || stream.CompareSeq(at, lostAt) < 0 {
+			lostAt = at
+			lost = &LostError{StreamARN: p.arn, ShardID: id, AfterSeq: after,
+				Cause: fmt.Errorf("shard %s is no longer listed by DescribeStream (it aged out) and %s", id, why)}
+		}
+	}
+	for id, cp := range p.cps {
+		if s, ok := p.shards[id]; cp.Closed || (ok && (s.listed || s.done)) {
+			continue
+		}
+		gone(id, cp.LastSeq, "was not read to its end")
+	}
+	for id, ss := range p.startShards {
+		if s, ok := p.shards[id]; ok && (s.listed || s.done) {
+			continue
+		}
+		if _, ok := p.cps[id]; ok || (p.start.From == "latest" && ss.EndSeq != "") {
+			continue
+		}
+		gone(id, "", "was never read")
+	}
+	if lost != nil {
+		return lost
+	}
+	return nil
+}
+
+// startSeqOf is a shard's starting sequence number as last seen ("" unknown).
+func (p *poller) startSeqOf(id string) string {
+	if s, ok := p.shards[id]; ok {
+		return s.startSeq
+	}
+	return p.startShards[id].StartSeq
+}
+
+// streamGone is the error for a stream that no longer exists (deleted 24
+// hours after it was disabled) while being read: its unfinished shards lost
+// their records, or, if none is unfinished, the table streams elsewhere.
+func (p *poller) streamGone(ctx context.Context, cause error) error {
+	p.mu.Lock()
+	for _, s := range p.order {
+		if !s.done {
+			defer p.mu.Unlock()
+			return &LostError{StreamARN: p.arn, ShardID: s.id, AfterSeq: s.lastSeq, Cause: cause}
+		}
+	}
+	p.status = types.StreamStatusDisabled
+	p.mu.Unlock()
+	return p.checkEnded(ctx)
+}
+
+// merge adds listed shards (p.mu held).
+func (p *poller) merge(shards []types.Shard) {
+	added := false
 	for _, sh := range shards {
 		id := aws.ToString(sh.ShardId)
 		s, known := p.shards[id]
 		if !known {
 			s = &shardState{id: id, parent: aws.ToString(sh.ParentShardId)}
-			if cp, ok := cps[id]; ok {
+			if cp, ok := p.cps[id]; ok {
 				s.lastSeq = cp.LastSeq
+				s.applied = !cp.LastRecordTime.IsZero()
 				s.done = cp.Closed
 			}
 			p.shards[id] = s
-			p.order = append(p.order, id)
+			p.order = append(p.order, s)
+			added = true
 		}
+		s.listed = true
 		if r := sh.SequenceNumberRange; r != nil {
 			s.startSeq = aws.ToString(r.StartingSequenceNumber)
-			s.endSeq = aws.ToString(r.EndingSequenceNumber)
+			if e := aws.ToString(r.EndingSequenceNumber); e != "" {
+				s.endSeq = e
+			}
 		}
 	}
-	// Parents first: order by starting sequence number.
-	sort.SliceStable(p.order, func(a, b int) bool {
-		return stream.CompareSeq(p.shards[p.order[a]].startSeq, p.shards[p.order[b]].startSeq) < 0
-	})
-	p.st.Shards = len(p.shards)
+	for _, sh := range shards { // (a child may be listed before its parent)
+		if par, ok := p.shards[aws.ToString(sh.ParentShardId)]; ok {
+			par.children = true
+		}
+	}
+	if added {
+		p.lastChange = time.Now()
+		// Parents first: order by starting sequence number.
+		sort.SliceStable(p.order, func(a, b int) bool {
+			return stream.CompareSeq(p.order[a].startSeq, p.order[b].startSeq) < 0
+		})
+	}
+}
+
+// loadStart reads the stream's recorded start, or records it: now, the
+// position asked for, and the shards listed.
+func (p *poller) loadStart(ctx context.Context) error {
+	p.mu.Lock()
+	from := p.cfg.From
+	if len(p.cps) > 0 {
+		// Checkpoints without a recorded start (an earlier ddb2pg): the
+		// stream is already being applied, so no shard may be skipped.
+		from = "trim-horizon"
+	}
+	want := ledger.StreamStart{StreamARN: p.arn, From: from, StartedAt: time.Now().UTC()}
+	for _, s := range p.order {
+		want.Shards = append(want.Shards, ledger.StartShard{ShardID: s.id, ParentShardID: s.parent, StartSeq: s.startSeq, EndSeq: s.endSeq})
+	}
+	p.mu.Unlock()
+	var st ledger.StreamStart
+	var created bool
+	if err := p.withPG(ctx, "recording the start of the stream", func(ctx context.Context) error {
+		var err error
+		st, created, err = p.cfg.Ledger.RecordStreamStart(ctx, p.cfg.DB, want)
+		return err
+	}); err != nil {
+		return err
+	}
+	if created {
+		p.log.Info("recorded the start of the stream", "stream", p.arn, "from", st.From, "started_at", st.StartedAt.Format(time.RFC3339Nano),
+			"shards", len(st.Shards))
+	} else if st.From != p.cfg.From {
+		p.log.Info("the stream's recorded start position applies, not the one asked for", "stream", p.arn, "from", st.From,
+			"started_at", st.StartedAt.Format(time.RFC3339Nano), "asked", p.cfg.From)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.start = st
+	p.startShards = make(map[string]ledger.StartShard, len(st.Shards))
+	for _, s := range st.Shards {
+		p.startShards[s.ShardID] = s
+	}
+	if err := p.checkGone(); err != nil {
+		return err
+	}
+	if st.From == "latest" {
+		// ApproximateCreationDateTime is rounded (to the minute on DynamoDB
+		// Local) and comes from another clock: records up to two minutes
+		// older than the start may be applied too, none newer is skipped.
+		p.cutoff = st.StartedAt.Truncate(time.Minute).Add(-time.Minute)
+	}
 	return nil
 }
 
-// ready: a shard is read once its parent is done or gone from the stream.
-func (p *poller) ready(s *shardState) bool {
-	if s.parent == "" {
-		return true
-	}
-	par, ok := p.shards[s.parent]
-	return !ok || par.done
+// closedAtStart: a shard that was closed when a "latest" stream started has
+// nothing to apply (p.mu held).
+func (p *poller) closedAtStart(s *shardState) bool {
+	ss, ok := p.startShards[s.id]
+	return ok && p.start.From == "latest" && ss.EndSeq != "" && s.lastSeq == ""
 }
 
-func (p *poller) needRefresh() bool {
-	for _, s := range p.shards {
-		if s.done && s.endSeq == "" {
-			return true // closed while we read it: its children are not known yet
+// filtered: a shard listed at a "latest" start whose records may be older
+// than the start (p.mu held).
+func (p *poller) filtered(s *shardState) bool {
+	_, ok := p.startShards[s.id]
+	return ok && !p.cutoff.IsZero() && !s.applied
+}
+
+// parentReady says whether a shard may be read: its parent is read to its
+// end, or was never this poller's to read. A parent that left the stream
+// before it was read to its end is a *LostError (p.mu held).
+func (p *poller) parentReady(s *shardState) (bool, error) {
+	if s.parent == "" {
+		return true, nil
+	}
+	if par, ok := p.shards[s.parent]; ok {
+		return par.done, nil
+	}
+	cp, ok := p.cps[s.parent]
+	switch {
+	case ok && cp.Closed:
+		return true, nil
+	case ok:
+		return false, &LostError{StreamARN: p.arn, ShardID: s.parent, AfterSeq: cp.LastSeq,
+			Cause: fmt.Errorf("shard %s is no longer listed by DescribeStream (it aged out) and was not read to its end; its child %s is", s.parent, s.id)}
+	}
+	if ps, ok := p.startShards[s.parent]; ok {
+		if ps.EndSeq != "" && p.start.From == "latest" {
+			return true, nil // closed before a "latest" start: nothing of it to apply
+		}
+	} else if _, ok := p.startShards[s.id]; ok {
+		return true, nil // the parent was gone before the stream's recorded start
+	}
+	return false, &LostError{StreamARN: p.arn, ShardID: s.parent,
+		Cause: fmt.Errorf("shard %s is no longer listed by DescribeStream (it aged out) and was never read; its child %s is", s.parent, s.id)}
+}
+
+func (p *poller) loop(parent context.Context) error {
+	ctx, cancel := context.WithCancel(parent)
+	var wg sync.WaitGroup
+	defer func() {
+		cancel()
+		wg.Wait()
+	}()
+	events := make(chan shardEvent)
+	tick := time.NewTicker(min(100*time.Millisecond, p.cfg.PollInterval))
+	defer tick.Stop()
+	nextFull := time.Now().Add(p.cfg.RefreshInterval)
+	for {
+		if err := p.schedule(ctx, &wg, events); err != nil {
+			return err
+		}
+		if p.cfg.UntilIdle > 0 && p.idle() {
+			st := p.stats()
+			p.log.Info("stream idle", "stream", p.arn, "idle", p.cfg.UntilIdle.String(), "applied", st.Applied,
+				"skipped", st.Skipped, "rejected", st.Rejected)
+			return nil
+		}
+		select {
+		case <-parent.Done():
+			return nil
+		case ev := <-events:
+			p.mu.Lock()
+			ev.s.running = false
+			p.mu.Unlock()
+			if ev.err != nil {
+				return ev.err
+			}
+		case <-tick.C:
+		}
+		if time.Now().After(nextFull) {
+			if err := p.fullRefresh(ctx, false); err != nil {
+				return err
+			}
+			nextFull = time.Now().Add(p.cfg.RefreshInterval)
+		}
+		if err := p.lookups(ctx); err != nil {
+			return err
+		}
+		if err := p.checkEnded(ctx); err != nil {
+			return err
 		}
 	}
-	return false
 }
 
-func (p *poller) idle(started time.Time) bool {
-	for _, s := range p.shards {
-		if s.done {
+// schedule starts a reader for every shard that is ready.
+func (p *poller) schedule(ctx context.Context, wg *sync.WaitGroup, events chan<- shardEvent) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, s := range p.order {
+		if s.done || s.running {
 			continue
 		}
-		if !p.ready(s) {
+		ok, err := p.parentReady(s)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			continue
+		}
+		s.running, s.since, s.polled = true, time.Now(), false
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := p.readShard(ctx, s)
+			select {
+			case events <- shardEvent{s: s, err: err}:
+			case <-ctx.Done():
+			}
+		}()
+	}
+	return nil
+}
+
+func (p *poller) idle() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if time.Since(p.lastChange) < p.cfg.UntilIdle {
+		return false
+	}
+	for _, s := range p.order {
+		if s.done {
+			if !s.children && !s.looked {
+				return false
+			}
+			continue
+		}
+		if !s.running || !s.polled {
 			return false
 		}
 		last := s.lastData
-		if last.IsZero() {
-			last = started
+		if last.Before(s.since) {
+			last = s.since
 		}
 		if time.Since(last) < p.cfg.UntilIdle {
 			return false
@@ -291,49 +696,133 @@ func (p *poller) idle(started time.Time) bool {
 	return true
 }
 
-func (p *poller) iterator(ctx context.Context, s *shardState) error {
-	in := &dynamodbstreams.GetShardIteratorInput{StreamArn: aws.String(p.arn), ShardId: aws.String(s.id)}
-	switch {
-	case s.lastSeq != "":
-		in.ShardIteratorType = types.ShardIteratorTypeAfterSequenceNumber
-		in.SequenceNumber = aws.String(s.lastSeq)
-	case p.cfg.From == "latest" && s.endSeq == "" && s.parent == "":
-		in.ShardIteratorType = types.ShardIteratorTypeLatest
-	case p.cfg.From == "latest" && s.endSeq != "":
-		// A shard closed before we started: nothing of it is "latest".
-		s.done = true
-		return p.checkpoint(ctx, s, true)
-	default:
-		in.ShardIteratorType = types.ShardIteratorTypeTrimHorizon
-	}
-	out, err := p.cfg.Streams.GetShardIterator(ctx, in)
-	if err != nil {
-		var trimmed *types.TrimmedDataAccessException
-		if errors.As(err, &trimmed) {
-			return &LostError{StreamARN: p.arn, ShardID: s.id, AfterSeq: s.lastSeq, Cause: err}
+// lookups looks up the children of shards read to their end, each on its
+// own backoff.
+func (p *poller) lookups(ctx context.Context) error {
+	now := time.Now()
+	var due []*shardState
+	p.mu.Lock()
+	for _, s := range p.order {
+		if s.done && !s.children && !s.childAt.After(now) {
+			due = append(due, s)
 		}
-		var nf *types.ResourceNotFoundException
-		if errors.As(err, &nf) && s.lastSeq != "" {
-			return &LostError{StreamARN: p.arn, ShardID: s.id, AfterSeq: s.lastSeq, Cause: err}
-		}
-		return fmt.Errorf("getting an iterator for shard %s: %w", s.id, err)
 	}
-	s.iter = out.ShardIterator
-	s.started = true
+	// One whole listing is cheaper than a filtered call per shard once more
+	// shards wait than it has pages (e.g. every shard of a disabled stream).
+	whole := p.noFilter || len(due) > (len(p.shards)+99)/100
+	p.mu.Unlock()
+	if len(due) == 0 {
+		return nil
+	}
+	if whole {
+		p.mu.Lock()
+		recent := time.Since(p.lastListing) < time.Second
+		p.mu.Unlock()
+		if recent {
+			return nil // at most one whole listing a second for lookups
+		}
+		return p.fullRefresh(ctx, false)
+	}
+	for _, s := range due {
+		shards, status, err := p.describe(ctx, s.id)
+		switch {
+		case err == nil:
+		case throttled(err):
+			p.log.Warn("throttled looking up a shard's children; backing off", "shard", s.id, "error", err.Error())
+			p.mu.Lock()
+			p.lookedUp(s)
+			p.mu.Unlock()
+			continue
+		default:
+			// An endpoint without ShardFilter (or any other failure here):
+			// whole listings from now on, which report what is wrong.
+			p.log.Info("looking up a shard's children failed; re-listing the stream instead", "shard", s.id, "error", err.Error())
+			p.mu.Lock()
+			p.noFilter = true
+			p.mu.Unlock()
+			return nil
+		}
+		var mine []types.Shard
+		for _, sh := range shards {
+			if aws.ToString(sh.ParentShardId) == s.id {
+				mine = append(mine, sh) // an endpoint that ignores the filter lists them all
+			}
+		}
+		var unknown bool
+		p.mu.Lock()
+		p.status = status
+		for _, sh := range mine {
+			if _, ok := p.shards[aws.ToString(sh.ShardId)]; !ok {
+				unknown = true
+			}
+		}
+		p.mu.Unlock()
+		if unknown {
+			var cps map[string]ledger.ShardCheckpoint
+			if err := p.withPG(ctx, "reading the checkpoints", func(ctx context.Context) error {
+				var err error
+				cps, err = p.cfg.Ledger.Checkpoints(ctx, p.cfg.DB, p.arn)
+				return err
+			}); err != nil {
+				return err
+			}
+			p.mu.Lock()
+			p.cps = cps
+			p.mu.Unlock()
+		}
+		p.mu.Lock()
+		p.merge(mine)
+		p.lookedUp(s)
+		p.mu.Unlock()
+	}
 	return nil
 }
 
-func (p *poller) checkpoint(ctx context.Context, s *shardState, closed bool) error {
-	tx, err := p.cfg.DB.Begin(ctx)
-	if err != nil {
+// lookedUp schedules the next lookup of a shard's children (p.mu held).
+func (p *poller) lookedUp(s *shardState) {
+	s.looked = true
+	if s.children {
+		return
+	}
+	s.childWait = min(max(s.childWait*2, time.Second), p.cfg.RefreshInterval)
+	s.childAt = time.Now().Add(s.childWait)
+}
+
+// checkEnded stops the run when the stream is disabled and every shard is
+// read to its end: nothing more will come from it.
+func (p *poller) checkEnded(ctx context.Context) error {
+	p.mu.Lock()
+	ended := p.status == types.StreamStatusDisabled || p.status == types.StreamStatusDisabling
+	for _, s := range p.order {
+		if !s.done {
+			ended = false
+		}
+	}
+	p.mu.Unlock()
+	if !ended {
+		return nil
+	}
+	e := &StreamChangedError{Table: p.cfg.Table, OldARN: p.arn}
+	if p.cfg.Tables != nil && p.cfg.Table != "" {
+		out, err := p.describeTable(ctx)
+		if err != nil {
+			return fmt.Errorf("stream %s is disabled; finding the table's new stream: %w", p.arn, err)
+		}
+		if out.Table != nil && (out.Table.StreamSpecification == nil || aws.ToBool(out.Table.StreamSpecification.StreamEnabled)) {
+			e.NewARN = aws.ToString(out.Table.LatestStreamArn)
+		}
+		if e.NewARN == p.arn {
+			e.NewARN = ""
+		}
+	}
+	if err := p.withPG(ctx, "reading the table's streams", func(ctx context.Context) error {
+		streams, err := p.cfg.Ledger.StreamsOfTable(ctx, p.cfg.DB, p.cfg.Table)
+		e.LastRecordTime = streams[p.arn]
+		return err
+	}); err != nil {
 		return err
 	}
-	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck
-	if err := p.cfg.Ledger.SaveCheckpoint(ctx, tx, ledger.ShardCheckpoint{StreamARN: p.arn, ShardID: s.id,
-		ParentShardID: s.parent, LastSeq: s.lastSeq, Closed: closed}); err != nil {
-		return err
-	}
-	return tx.Commit(ctx)
+	return e
 }
 
 func throttled(err error) bool {
@@ -348,131 +837,43 @@ func throttled(err error) bool {
 	return false
 }
 
-// pollShard reads one page of a shard and applies it; it reports whether
-// records came.
-func (p *poller) pollShard(ctx context.Context, s *shardState) (bool, error) {
-	if s.iter == nil {
-		if err := p.iterator(ctx, s); err != nil || s.done {
-			return false, err
-		}
-	}
-	var out *dynamodbstreams.GetRecordsOutput
-	backoff := 100 * time.Millisecond
-	for attempt := 0; ; attempt++ {
-		var err error
-		out, err = p.cfg.Streams.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: s.iter, Limit: aws.Int32(1000)})
-		if err == nil {
-			break
-		}
-		var expired *types.ExpiredIteratorException
-		var trimmed *types.TrimmedDataAccessException
-		switch {
-		case errors.As(err, &expired) && attempt < 3:
-			// Iterators live 15 minutes: take a new one after the checkpoint.
-			p.log.Info("shard iterator expired; resuming after the checkpoint", "shard", s.id, "after", s.lastSeq)
-			if err := p.iterator(ctx, s); err != nil {
-				return false, err
-			}
-			continue
-		case errors.As(err, &trimmed):
-			return false, &LostError{StreamARN: p.arn, ShardID: s.id, AfterSeq: s.lastSeq, Cause: err}
-		case throttled(err) && attempt < 10:
-			p.log.Warn("throttled reading the stream; backing off", "shard", s.id, "wait", backoff.String())
-			if err := sleep(ctx, backoff); err != nil {
-				return false, err
-			}
-			backoff = min(backoff*2, 10*time.Second)
-			continue
-		}
-		return false, fmt.Errorf("reading shard %s: %w", s.id, err)
-	}
-	recs := make([]stream.Record, len(out.Records))
-	for i, r := range out.Records {
-		rec, err := stream.FromStreams(s.id, r)
-		if err != nil {
-			rec.Err = err
-		}
-		recs[i] = rec
-	}
-	if len(recs) > 0 {
-		if err := p.apply(ctx, s, recs); err != nil {
-			return false, err
-		}
-		s.lastData = time.Now()
-	}
-	s.iter = out.NextShardIterator
-	if s.iter == nil {
-		// The shard is closed and read to its end.
-		s.done = true
-		p.log.Info("shard finished", "shard", s.id, "last_seq", s.lastSeq)
-		if err := p.checkpoint(ctx, s, true); err != nil {
-			return false, err
-		}
-	}
-	return len(recs) > 0, nil
-}
-
-// apply applies a page, retrying transient failures from the first record
-// not committed; the checkpoint commits with each chunk.
-func (p *poller) apply(ctx context.Context, s *shardState, recs []stream.Record) error {
+// withPG runs fn until it succeeds, fails for good, or PostgreSQL has kept
+// failing with transient errors for longer than MaxOutage.
+func (p *poller) withPG(ctx context.Context, what string, fn func(ctx context.Context) error) error {
+	var first time.Time
 	backoff := 200 * time.Millisecond
-	for attempt := 0; len(recs) > 0; attempt++ {
-		start := time.Now()
-		res := p.cfg.Engine.Apply(ctx, p.cfg.DB, recs, func(ctx context.Context, tx pgx.Tx, chunk []stream.Record) error {
-			last := lastValidSeq(chunk)
-			if last == "" {
-				return nil
+	for {
+		err := fn(ctx)
+		if err == nil || pgerr.Classify(err) != pgerr.Retryable {
+			if err != nil {
+				return fmt.Errorf("%s: %w", what, err)
 			}
-			var t time.Time
-			for _, r := range chunk {
-				if r.ApproxTime.After(t) {
-					t = r.ApproxTime
-				}
-			}
-			return p.cfg.Ledger.SaveCheckpoint(ctx, tx, ledger.ShardCheckpoint{StreamARN: p.arn, ShardID: s.id,
-				ParentShardID: s.parent, LastSeq: last, LastRecordTime: t})
-		})
-		if res.Committed > 0 {
-			if last := lastValidSeq(recs[:res.Committed]); last != "" {
-				s.lastSeq = last
-			}
-			p.st.Add(res.Stats)
-			p.st.Batches++
-			p.log.Info("batch applied", "shard", s.id, "records", res.Records, "applied", res.Applied,
-				"skipped", res.Skipped, "rejected", res.Rejected, "first_seq", res.FirstSeq, "last_seq", res.LastSeq,
-				"duration_ms", time.Since(start).Milliseconds())
-		}
-		if res.Err == nil {
 			return nil
 		}
-		if !apply.Retryable(res.Err) || attempt >= 8 {
-			return fmt.Errorf("applying shard %s from %s: %w", s.id, recs[res.Committed].Seq, res.Err)
+		if first.IsZero() {
+			first = time.Now()
 		}
-		p.log.Warn("transient failure applying records; retrying", "shard", s.id, "from_seq", recs[res.Committed].Seq,
-			"error", res.Err.Error(), "wait", backoff.String())
-		recs = recs[res.Committed:]
+		if d := time.Since(first); d > p.cfg.MaxOutage {
+			return &OutageError{What: what, For: d, Cause: err}
+		}
+		p.log.Warn("transient PostgreSQL failure; retrying", "during", what, "error", err.Error(), "wait", backoff.String())
 		if err := sleep(ctx, backoff); err != nil {
 			return err
 		}
-		backoff = min(backoff*2, 10*time.Second)
+		backoff = min(backoff*2, 5*time.Second)
 	}
-	return nil
-}
-
-func lastValidSeq(recs []stream.Record) string {
-	for i := len(recs) - 1; i >= 0; i-- {
-		if stream.ValidSeq(recs[i].Seq) == nil {
-			return recs[i].Seq
-		}
-	}
-	return ""
 }
 
 func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
-	case <-time.After(d):
+	case <-t.C:
 		return nil
 	}
 }

@@ -32,6 +32,7 @@ import (
 func TestMain(m *testing.M) { os.Exit(teststack.Run(m)) }
 
 type pg struct {
+	dsn  string
 	pool *pgxpool.Pool
 	led  *ledger.Ledger
 	eng  *apply.Engine
@@ -39,8 +40,14 @@ type pg struct {
 
 func newPG(t *testing.T, m *mapping.Mapping, fetcher apply.Fetcher) *pg {
 	t.Helper()
+	return newPGFor(t, m, teststack.Postgres(t), fetcher)
+}
+
+// newPGFor is newPG on the database at dsn.
+func newPGFor(t *testing.T, m *mapping.Mapping, dsn string, fetcher apply.Fetcher) *pg {
+	t.Helper()
 	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, teststack.Postgres(t))
+	pool, err := pgxpool.New(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +63,7 @@ func newPG(t *testing.T, m *mapping.Mapping, fetcher apply.Fetcher) *pg {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &pg{pool: pool, led: led, eng: eng}
+	return &pg{dsn: dsn, pool: pool, led: led, eng: eng}
 }
 
 func dump(t *testing.T, pool *pgxpool.Pool, m *mapping.Mapping, shared bool) string {

@@ -14,6 +14,8 @@ import (
 func init() {
 	register(suite{name: "stream", run: goTestSuite("DDB2PG_BENCH=1",
 		"test", "-count=1", "-run", "^TestApplyThroughput$", "-v", "./pkg/apply/")})
+	register(suite{name: "poller", run: goTestSuite("DDB2PG_BENCH=1",
+		"test", "-count=1", "-run", "^TestPollerBench$", "-v", "-timeout", "20m", "./pkg/poll/")})
 	register(suite{name: "verify", run: goTestSuite("DDB2PG_BENCH_ITEMS=200000",
 		"test", "-count=1", "-run", "^$", "-bench", "^BenchmarkVerifyVsScan$", "-benchtime", "1x", "-timeout", "30m", "./pkg/verify/")})
 }
