@@ -42,12 +42,6 @@ Exit codes: 0 all loaded; 3 finished but some items were rejected; 1 failed; 2 u
 			if exportURI == "" {
 				return usageError{errors.New("--export is required")}
 			}
-			if workers < 0 {
-				return usageError{fmt.Errorf("--workers %d: must be positive", workers)}
-			}
-			if maxOutage <= 0 {
-				return usageError{fmt.Errorf("--max-outage %v: must be positive", maxOutage)}
-			}
 			tuneGC(300, 200<<20)
 			m, err := loadMapping(mappingPath)
 			if err != nil {
@@ -73,8 +67,14 @@ Exit codes: 0 all loaded; 3 finished but some items were rejected; 1 failed; 2 u
 			if workers == 0 {
 				workers = runtime.NumCPU()
 			}
+			if err := checkS3Credentials(ctx, exportURI); err != nil {
+				return err
+			}
 			exp, err := export.Open(ctx, exportURI)
 			if err != nil {
+				return err
+			}
+			if _, err := checkMappingOnExport(ctx, m, exp, log); err != nil {
 				return err
 			}
 			pool, err := openPool(ctx, url, workers+2)
@@ -129,12 +129,12 @@ Exit codes: 0 all loaded; 3 finished but some items were rejected; 1 failed; 2 u
 	f.StringVar(&mappingPath, "mapping", "", "mapping file (YAML)")
 	f.StringVar(&exportURI, "export", "", "export folder: local path or s3://bucket/prefix/AWSDynamoDB/<exportId>")
 	f.StringVar(&dbURL, "database-url", "", "PostgreSQL URL (default $DATABASE_URL)")
-	f.IntVar(&workers, "workers", 0, "files loaded at once (default: CPU count)")
-	f.IntVar(&chunk, "chunk-items", 0, "items per round trip to PostgreSQL (default 1024)")
-	f.DurationVar(&maxOutage, "max-outage", 5*time.Minute, "how long to keep reconnecting while PostgreSQL is unavailable before stopping")
+	intFlag(f, &workers, "workers", 0, 1, 1024, "files loaded at once, 1 to 1024 (default: CPU count)")
+	intFlag(f, &chunk, "chunk-items", 0, 1, 1_000_000, "items per round trip to PostgreSQL (default 1024)")
+	durationFlag(f, &maxOutage, "max-outage", 5*time.Minute, false, "how long to keep reconnecting while PostgreSQL is unavailable before stopping")
 	f.StringVar(&stateSchema, "state-schema", ledger.DefaultSchema, "schema of ddb2pg's bookkeeping tables")
 	f.StringVar(&renamedFrom, "renamed-from", "", "accept an export of this table (the mapping's source table was renamed from it)")
-	f.StringVar(&progressMode, "progress", "auto", "progress display: auto, bar, log or none")
+	choiceFlag(f, &progressMode, "progress", "auto", progressModes, "progress display: auto, bar, log or none")
 	return cmd
 }
 

@@ -7,7 +7,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/spf13/cobra"
 
@@ -63,18 +62,15 @@ The AWS region and credentials come from the standard SDK configuration
 			case from != "" || to != "":
 				return usageError{errors.New("--from and --to are for incremental exports: add --incremental")}
 			}
-			if pollInterval <= 0 {
-				return usageError{fmt.Errorf("--poll-interval must be positive, got %s", pollInterval)}
-			}
 			req = req.Normalize()
 			if err := req.Validate(time.Now()); err != nil {
 				return usageError{err}
 			}
 
 			ctx := cmd.Context()
-			cfg, err := config.LoadDefaultConfig(ctx)
+			cfg, err := awsConfig(ctx)
 			if err != nil {
-				return fmt.Errorf("load AWS configuration: %w", err)
+				return err
 			}
 			api := dynamodb.NewFromConfig(cfg)
 			stderr := cmd.ErrOrStderr()
@@ -143,7 +139,7 @@ The AWS region and credentials come from the standard SDK configuration
 	fl.StringVar(&to, "to", "", "incremental: end of the window, exclusive (RFC 3339)")
 	fl.StringVar(&req.BucketOwner, "s3-bucket-owner", "", "account id owning the bucket, when it is another account's")
 	fl.StringVar(&req.KMSKeyID, "kms-key", "", "KMS key id or ARN: encrypt the export with SSE-KMS and this key")
-	fl.DurationVar(&pollInterval, "poll-interval", exportstart.DefaultPollInterval, "with --wait: how often to ask DynamoDB")
+	durationFlag(fl, &pollInterval, "poll-interval", exportstart.DefaultPollInterval, false, "with --wait: how often to ask DynamoDB")
 	return cmd
 }
 
@@ -153,11 +149,11 @@ func parseWindow(from, to string) (*exportstart.Window, error) {
 	}
 	f, err := time.Parse(time.RFC3339, from)
 	if err != nil {
-		return nil, fmt.Errorf("--from %q is not an RFC 3339 time (e.g. 2026-01-02T00:00:00Z): %w", from, err)
+		return nil, fmt.Errorf("--from: %q is not an RFC 3339 time, like 2026-01-02T00:00:00Z", from)
 	}
 	t, err := time.Parse(time.RFC3339, to)
 	if err != nil {
-		return nil, fmt.Errorf("--to %q is not an RFC 3339 time (e.g. 2026-01-02T12:00:00Z): %w", to, err)
+		return nil, fmt.Errorf("--to: %q is not an RFC 3339 time, like 2026-01-02T12:00:00Z", to)
 	}
 	return &exportstart.Window{From: f, To: t}, nil
 }

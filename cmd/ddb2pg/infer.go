@@ -33,13 +33,13 @@ Exit codes: 0 proposed; 1 failed; 2 usage error (including an ambiguous key).`,
 			if exportURI == "" {
 				return usageError{errors.New("--export is required")}
 			}
-			if sample <= 0 {
-				return usageError{fmt.Errorf("--sample %d: must be positive", sample)}
-			}
 			if len(key) > 2 {
 				return usageError{fmt.Errorf("--key %s: one or two attributes (partition key[,sort key])", strings.Join(key, ","))}
 			}
 			ctx := cmd.Context()
+			if err := checkS3Credentials(ctx, exportURI); err != nil {
+				return err
+			}
 			exp, err := export.Open(ctx, exportURI)
 			if err != nil {
 				return err
@@ -71,7 +71,7 @@ Exit codes: 0 proposed; 1 failed; 2 usage error (including an ambiguous key).`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&exportURI, "export", "", "the export: a local folder or s3://bucket/prefix/AWSDynamoDB/<exportId>")
-	f.IntVar(&sample, "sample", infer.DefaultSample, "number of items to read, spread over all data files")
+	intFlag(f, &sample, "sample", infer.DefaultSample, 1, noMax, "number of items to read, spread over all data files")
 	f.StringVar(&tableName, "table-name", "", "name of the root PostgreSQL table (single-table designs: prefix of every table)")
 	f.StringSliceVar(&key, "key", nil, "the DynamoDB key: partition key attribute[,sort key attribute]")
 	return cmd

@@ -63,13 +63,14 @@ func newRootCmd() *cobra.Command {
 		Version:       versionString(),
 	}
 	root.SetVersionTemplate("ddb2pg {{.Version}}\n")
-	root.PersistentFlags().StringVar(&globals.logLevel, "log-level", "info", "log level: debug, info, warn, error")
-	root.PersistentFlags().StringVar(&globals.logFormat, "log-format", "text", "log format: text or json")
+	globals.logLevel = "info"
+	root.PersistentFlags().Var(&levelValue{&globals.logLevel}, "log-level", "log level: debug, info, warn, error")
+	choiceFlag(root.PersistentFlags(), &globals.logFormat, "log-format", "text", []string{"text", "json"}, "log format: text or json")
 	root.PersistentFlags().StringVar(&globals.cpuProfile, "cpuprofile", "", "write a CPU profile to this file (for performance reports)")
 	_ = root.PersistentFlags().MarkHidden("cpuprofile")
 	root.PersistentPreRunE = func(*cobra.Command, []string) error { return startProfile() }
 	root.PersistentPostRun = func(*cobra.Command, []string) { stopProfile() }
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.SetFlagErrorFunc(flagError)
 	root.AddCommand(newSchemaCmd(), newBackfillCmd(), newStreamCmd(), newVerifyCmd(), newExportCmd(), newInferCmd(), newVersionCmd())
 	return root
 }

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/spf13/cobra"
@@ -38,20 +37,8 @@ an error naming the stream, the shard and the last applied record, and says how 
 configuration (AWS_ENDPOINT_URL_DYNAMODB_STREAMS for DynamoDB Local).`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if from != "trim-horizon" && from != "latest" {
-				return usageError{fmt.Errorf("--from %q: want trim-horizon or latest", from)}
-			}
-			if untilIdle < 0 {
-				return usageError{errors.New("--until-idle must not be negative")}
-			}
 			if forget && streamARN == "" {
 				return usageError{errors.New("--forget-position needs --stream-arn: name the stream whose position to forget")}
-			}
-			if shardConcurrency < 1 {
-				return usageError{errors.New("--shard-concurrency must be at least 1")}
-			}
-			if refreshInterval <= 0 || pollInterval <= 0 || maxOutage <= 0 {
-				return usageError{errors.New("--poll-interval, --refresh-interval and --max-pg-outage must be positive")}
 			}
 			ttlMode, err := apply.ParseTTLMode(ttl)
 			if err != nil {
@@ -80,9 +67,9 @@ configuration (AWS_ENDPOINT_URL_DYNAMODB_STREAMS for DynamoDB Local).`,
 				return usageError{err}
 			}
 			ctx := cmd.Context()
-			awsCfg, err := config.LoadDefaultConfig(ctx)
+			awsCfg, err := awsConfig(ctx)
 			if err != nil {
-				return fmt.Errorf("loading the AWS configuration: %w", err)
+				return err
 			}
 			ddb := dynamodb.NewFromConfig(awsCfg)
 			// One connection per shard applying at once, one for the shard
@@ -127,16 +114,16 @@ configuration (AWS_ENDPOINT_URL_DYNAMODB_STREAMS for DynamoDB Local).`,
 	f.StringVar(&mappingPath, "mapping", "", "mapping file (YAML)")
 	f.StringVar(&dbURL, "database-url", "", "PostgreSQL URL (default $DATABASE_URL)")
 	f.StringVar(&streamARN, "stream-arn", "", "stream to read (default: the latest stream of the mapping's source.table)")
-	f.StringVar(&from, "from", "trim-horizon", "where the first run on a stream starts: trim-horizon or latest (recorded; later runs keep to it)")
-	f.DurationVar(&untilIdle, "until-idle", 0, "exit once every open shard has been idle this long (0: run until interrupted)")
-	f.DurationVar(&pollInterval, "poll-interval", time.Second, "longest pause between reads of a shard that returns nothing")
-	f.DurationVar(&refreshInterval, "refresh-interval", 30*time.Second, "how often the whole shard list is read again")
-	f.IntVar(&shardConcurrency, "shard-concurrency", 8, "shards read and applied at once (each holds a PostgreSQL connection)")
-	f.DurationVar(&maxOutage, "max-pg-outage", 5*time.Minute, "how long PostgreSQL may stay unreachable before the run fails")
+	choiceFlag(f, &from, "from", "trim-horizon", []string{"trim-horizon", "latest"}, "where the first run on a stream starts: trim-horizon or latest (recorded; later runs keep to it)")
+	durationFlag(f, &untilIdle, "until-idle", 0, true, "exit once every open shard has been idle this long (0: run until interrupted)")
+	durationFlag(f, &pollInterval, "poll-interval", time.Second, false, "longest pause between reads of a shard that returns nothing")
+	durationFlag(f, &refreshInterval, "refresh-interval", 30*time.Second, false, "how often the whole shard list is read again")
+	intFlag(f, &shardConcurrency, "shard-concurrency", 8, 1, 1024, "shards read and applied at once, 1 to 1024 (each holds a PostgreSQL connection)")
+	durationFlag(f, &maxOutage, "max-pg-outage", 5*time.Minute, false, "how long PostgreSQL may stay unreachable before the run fails")
 	f.BoolVar(&forget, "forget-position", false, "forget the named stream's checkpoints and recorded start first (the last step of recovering lost data)")
 	f.StringVar(&ttl, "ttl-deletes", streamEnvOr("DDB2PG_TTL_DELETES", "delete"), "TTL expiry deletes: delete, ignore or soft")
 	f.StringVar(&softCol, "soft-delete-column", "", "column set by --ttl-deletes soft (default $DDB2PG_SOFT_DELETE_COLUMN)")
-	f.IntVar(&chunk, "chunk-records", 0, "records per transaction (default: a whole GetRecords page)")
+	intFlag(f, &chunk, "chunk-records", 0, 1, 1_000_000, "records per transaction (default: a whole GetRecords page)")
 	f.StringVar(&stateSchema, "state-schema", ledger.DefaultSchema, "schema of ddb2pg's bookkeeping tables")
 	return cmd
 }

@@ -8,7 +8,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/spf13/cobra"
 
@@ -43,14 +42,8 @@ could not read part of the data is never GO), 2 usage error. See docs/verify.md.
 				return err
 			}
 			switch {
-			case opts.Segments < 1 || opts.Segments > 1000:
-				return usageError{errors.New("--segments must be between 1 and 1000")}
-			case opts.Sample < 0:
-				return usageError{errors.New("--sample must be positive")}
 			case opts.Sample > 0 && keysFile != "":
 				return usageError{errors.New("--sample and --keys exclude each other")}
-			case opts.MaxRCU < 0 || opts.Recheck < 0 || opts.MaxDivergence < 0:
-				return usageError{errors.New("--max-rcu, --recheck and --max-divergence must not be negative")}
 			}
 			if _, err := ledger.New(stateSchema); err != nil {
 				return usageError{err}
@@ -78,9 +71,9 @@ could not read part of the data is never GO), 2 usage error. See docs/verify.md.
 				opts.KeysFile = keysFile
 			}
 			ctx := cmd.Context()
-			awsCfg, err := config.LoadDefaultConfig(ctx)
+			awsCfg, err := awsConfig(ctx)
 			if err != nil {
-				return fmt.Errorf("loading the AWS configuration: %w", err)
+				return err
 			}
 			ddb := dynamodb.NewFromConfig(awsCfg)
 			tuneGC(verify.GCPercent, verify.MemoryLimit(opts.Segments))
@@ -98,8 +91,14 @@ could not read part of the data is never GO), 2 usage error. See docs/verify.md.
 				return &exitError{code: exitFailed, err: runErr}
 			}
 			out := cmd.OutOrStdout()
-			if err := report.WriteTerminal(out, res); err != nil {
-				return err
+			// A run that stopped before reading anything (the table could
+			// not be described) has no counts to show: its error alone is
+			// the answer, said once on stderr.
+			started := runErr == nil || res.Mode != ""
+			if started {
+				if err := report.WriteTerminal(out, res); err != nil {
+					return err
+				}
 			}
 			var writeErr error
 			for _, o := range []struct {
@@ -116,6 +115,8 @@ could not read part of the data is never GO), 2 usage error. See docs/verify.md.
 				fmt.Fprintf(out, "report written to %s\n", o.path)
 			}
 			switch {
+			case runErr != nil && !started:
+				return &exitError{code: exitFailed, err: fmt.Errorf("verify could not start (never GO): %w", runErr)}
 			case runErr != nil:
 				return &exitError{code: exitFailed, err: fmt.Errorf("verify could not finish (never GO): %w", runErr)}
 			case writeErr != nil:
@@ -129,20 +130,20 @@ could not read part of the data is never GO), 2 usage error. See docs/verify.md.
 	f := cmd.Flags()
 	f.StringVar(&mappingPath, "mapping", "", "mapping file (YAML)")
 	f.StringVar(&dbURL, "database-url", "", "PostgreSQL URL (default $DATABASE_URL)")
-	f.IntVar(&opts.Segments, "segments", 4, "parallel Scan segments (and workers)")
-	f.Float64Var(&opts.MaxRCU, "max-rcu", 0, "read capacity units per second to stay within (0: no limit)")
+	intFlag(f, &opts.Segments, "segments", 4, 1, 1000, "parallel Scan segments (and workers), 1 to 1000")
+	nonNegativeFloatFlag(f, &opts.MaxRCU, "max-rcu", 0, "read capacity units per second to stay within (0: no limit)")
 	f.BoolVar(&opts.ConsistentRead, "consistent-read", false, "strongly consistent Scan and BatchGetItem (twice the RCU)")
-	f.IntVar(&opts.Sample, "sample", 0, "compare only a random sample of N items")
+	intFlag(f, &opts.Sample, "sample", 0, 1, noMax, "compare only a random sample of N items")
 	f.StringVar(&keysFile, "keys", "", "compare only the keys in FILE (one per line: a DynamoDB JSON key map, or the plain value of a single-attribute key)")
-	f.IntVar(&opts.Recheck, "recheck", 2, "re-read a suspect on both sides up to N times before it counts")
-	f.DurationVar(&opts.RecheckDelay, "recheck-delay", time.Second, "wait before the first re-read; doubled each time")
+	intFlag(f, &opts.Recheck, "recheck", 2, 0, 100, "re-read a suspect on both sides up to N times before it counts (0 to 100)")
+	durationFlag(f, &opts.RecheckDelay, "recheck-delay", time.Second, true, "wait before the first re-read; doubled each time")
 	f.StringVar(&htmlPath, "report", "", "write the HTML report to this file")
 	f.StringVar(&jsonPath, "json", "", "write the JSON report to this file")
 	f.StringVar(&mdPath, "markdown", "", "write the Markdown summary to this file")
-	f.Int64Var(&opts.MaxDivergence, "max-divergence", 0, "divergent rows still accepted as GO")
-	f.IntVar(&opts.ChunkSize, "chunk-items", 1000, "items compared per PostgreSQL round trip")
+	int64Flag(f, &opts.MaxDivergence, "max-divergence", 0, 0, noMax, "divergent rows still accepted as GO")
+	intFlag(f, &opts.ChunkSize, "chunk-items", 1000, 1, 1_000_000, "items compared per PostgreSQL round trip")
 	f.StringVar(&stateSchema, "state-schema", ledger.DefaultSchema, "schema of ddb2pg's bookkeeping tables")
-	f.StringVar(&progressMode, "progress", "auto", "progress display: auto, bar, log or none")
+	choiceFlag(f, &progressMode, "progress", "auto", progressModes, "progress display: auto, bar, log or none")
 	return cmd
 }
 

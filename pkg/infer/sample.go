@@ -90,3 +90,41 @@ func SampleExport(ctx context.Context, exp *export.Export, n int) ([]ddbitem.Ite
 	}
 	return items, nil
 }
+
+// FirstItems reads the first n items of the export's data files, in file
+// order: a cheap look at the data (a few reads at the start of the first
+// files) for checks before a load, where SampleExport reads every file.
+// Incremental exports contribute their new images.
+func FirstItems(ctx context.Context, exp *export.Export, n int) ([]ddbitem.Item, error) {
+	dec, err := DecoderFor(exp.Format())
+	if err != nil {
+		return nil, err
+	}
+	var items []ddbitem.Item
+	for _, f := range exp.Files() {
+		if len(items) >= n {
+			break
+		}
+		err := exp.ReadFile(ctx, f, func(_ int64, data []byte) error {
+			rec, err := dec.DecodeExportLine(data)
+			if err != nil {
+				return err
+			}
+			it := rec.Item
+			if rec.Incremental {
+				it = rec.NewImage
+			}
+			if it != nil {
+				items = append(items, it)
+			}
+			if len(items) >= n {
+				return errEnough
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, errEnough) {
+			return nil, err
+		}
+	}
+	return items, nil
+}

@@ -25,8 +25,9 @@ const maxNodes = 100_000
 const maxIdent = 63
 
 type parser struct {
-	file string
-	errs []*Error
+	file  string
+	errs  []*Error
+	lines []string // the file's text, for hints about YAML's special characters
 }
 
 func (p *parser) errAt(n *yaml.Node, format string, args ...any) {
@@ -87,6 +88,33 @@ func (p *parser) yamlError(err error) {
 	}
 	e.Msg = "invalid YAML: " + msg
 	p.errs = append(p.errs, e)
+	p.unquotedHints()
+}
+
+// unquotedValue finds a from value that YAML does not read as text: an
+// unquoted * (an alias) or #index / #value (a comment), as in from: *.
+var unquotedValue = regexp.MustCompile(`^(?:[ \t]*-)?(?:[^#"']*[\s{,])?(from):[ \t]+(\*|#index|#value)(?:$|[\s,}])`)
+
+// unquotedHints adds, for a file YAML could not parse, an error at every
+// line with an unquoted * or #-value, saying to quote it: the YAML error
+// itself is often reported a line later and in YAML's own terms.
+func (p *parser) unquotedHints() {
+	for i, line := range p.lines {
+		m := unquotedValue.FindStringSubmatchIndex(line)
+		if m == nil {
+			continue
+		}
+		key, val := line[m[2]:m[3]], line[m[4]:m[5]]
+		p.errs = append(p.errs, &Error{File: p.file, Line: i + 1, Column: m[4] + 1, Msg: unquotedMsg(key, val)})
+	}
+}
+
+func unquotedMsg(key, val string) string {
+	what := "the start of an alias"
+	if val[0] == '#' {
+		what = "the start of a comment"
+	}
+	return fmt.Sprintf("%s: %s is not quoted, and YAML reads %c as %s: write %s: %q", key, val, val[0], what, key, val)
 }
 
 // decode reads exactly one YAML document. yaml.v3 has panicked on malformed
@@ -98,6 +126,7 @@ func (p *parser) decode(data []byte) (root *yaml.Node) {
 			root = nil
 		}
 	}()
+	p.lines = strings.Split(string(data), "\n")
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
@@ -183,6 +212,15 @@ func (p *parser) fields(n *yaml.Node, what string, known ...string) map[string]f
 // named 2024), null and collections are not.
 func (p *parser) str(f field, what string) (string, bool) {
 	v := f.val
+	if v.Kind == yaml.ScalarNode && v.Tag == "!!null" && v.Value == "" && f.key.Line > 0 && f.key.Line <= len(p.lines) {
+		// key: #index reads as a null and a comment.
+		line := p.lines[f.key.Line-1]
+		if m := unquotedValue.FindStringSubmatchIndex(line); m != nil && line[m[2]:m[3]] == f.key.Value {
+			p.errs = append(p.errs, &Error{File: p.file, Line: f.key.Line, Column: m[4] + 1,
+				Msg: fmt.Sprintf("%s must be a string; %s", what, unquotedMsg(f.key.Value, line[m[4]:m[5]]))})
+			return "", false
+		}
+	}
 	if v.Kind != yaml.ScalarNode || v.Tag == "!!null" {
 		p.errAt(v, "%s must be a string", what)
 		return "", false

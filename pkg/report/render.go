@@ -23,6 +23,15 @@ func show(p *string) string {
 	return *p
 }
 
+// orNot returns s, or what to say when it is empty (a run that stopped
+// before reaching that step).
+func orNot(s, none string) string {
+	if s == "" {
+		return none
+	}
+	return s
+}
+
 func shorten(s string, n int) string {
 	r := []rune(s)
 	if len(r) <= n {
@@ -50,7 +59,7 @@ func WriteTerminal(w io.Writer, r *Result) error {
 		return err
 	}
 	fmt.Fprintf(w, "\nitems read %d (rejected %d, absent keys %d), mode %s, extra-row pass %s\n",
-		r.Items.Read, r.Items.Rejected, r.Items.Absent, r.Mode, r.ExtraPass)
+		r.Items.Read, r.Items.Rejected, r.Items.Absent, orNot(r.Mode, "none (not started)"), orNot(r.ExtraPass, "not run"))
 	if r.Recheck.Suspects > 0 {
 		fmt.Fprintf(w, "recheck: %d suspects, %d resolved on re-read, %d persisted\n",
 			r.Recheck.Suspects, r.Recheck.Resolved, r.Recheck.Persisted)
@@ -115,7 +124,7 @@ func WriteMarkdown(w io.Writer, r *Result) error {
 	}
 	fmt.Fprintf(&b, "## ddb2pg verify: %s %s\n\n", icon, r.Verdict)
 	fmt.Fprintf(&b, "DynamoDB table `%s`, mode %s: **%d divergent rows** (allowed %d); %d items read, %d rejected by the mapping.\n\n",
-		r.SourceTable, r.Mode, r.DivergentRows, r.MaxDivergence, r.Items.Read, r.Items.Rejected)
+		r.SourceTable, orNot(r.Mode, "none (not started)"), r.DivergentRows, r.MaxDivergence, r.Items.Read, r.Items.Rejected)
 	if r.Error != "" {
 		fmt.Fprintf(&b, "> **Incomplete run:** %s\n\n", mdEscape(r.Error))
 	}
@@ -127,7 +136,7 @@ func WriteMarkdown(w io.Writer, r *Result) error {
 			c.Missing, c.Extra, c.Mismatched, c.Rejected, c.SharedConflict)
 	}
 	fmt.Fprintf(&b, "\nExtra-row pass: %s. Recheck: %d suspects, %d resolved, %d persisted.\n",
-		r.ExtraPass, r.Recheck.Suspects, r.Recheck.Resolved, r.Recheck.Persisted)
+		orNot(r.ExtraPass, "not run"), r.Recheck.Suspects, r.Recheck.Resolved, r.Recheck.Persisted)
 	if len(r.Samples) > 0 {
 		b.WriteString("\n### Differences\n\n| class | table | row | item | column | DynamoDB | PostgreSQL |\n|---|---|---|---|---|---|---|\n")
 		for _, s := range r.Samples {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -221,5 +222,30 @@ func TestHTMLRendersInChromium(t *testing.T) {
 				t.Error("rendered DOM lacks the bar chart")
 			}
 		})
+	}
+}
+
+// TestUnstartedRun: a run that stopped before its first read says so in the
+// terminal and Markdown summaries instead of leaving blanks.
+func TestUnstartedRun(t *testing.T) {
+	r := &Result{SourceTable: "Orders", Verdict: NOGO, Error: "describing DynamoDB table Orders: no such table",
+		Tables: map[string]*TableCounts{}}
+	for _, c := range []struct {
+		name  string
+		write func(io.Writer, *Result) error
+		want  []string
+	}{
+		{"terminal", WriteTerminal, []string{"mode none (not started), extra-row pass not run"}},
+		{"markdown", WriteMarkdown, []string{"mode none (not started):", "Extra-row pass: not run."}},
+	} {
+		var b bytes.Buffer
+		if err := c.write(&b, r); err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(b.String(), w) {
+				t.Errorf("%s: no %q in\n%s", c.name, w, b.String())
+			}
+		}
 	}
 }
