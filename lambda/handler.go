@@ -131,6 +131,9 @@ func (f *function) handle(ctx context.Context, payload json.RawMessage) (events.
 		lag = max(time.Since(res.NewestTime), 0)
 		attrs = append(attrs, "lag_ms", lag.Milliseconds())
 	}
+	if res.Rejected > 0 {
+		attrs = append(attrs, "rejects_by_reason", f.rejectReasons(ctx, recs[:res.Committed]))
+	}
 	f.emitMetrics(res.Stats, dur, lag)
 	if res.Err != nil {
 		failed := recs[res.Committed]
@@ -241,4 +244,31 @@ func newFunction(ctx context.Context, getenv func(string) string, log *slog.Logg
 // than a fixed second when the timeout is long).
 func answerMargin(left time.Duration) time.Duration {
 	return min(max(left/6, time.Second), 10*time.Second)
+}
+
+// rejectReasons counts the rejects of the committed records by "table.column:
+// reason" for the batch's log line, so the log says why without a query. It
+// is best effort: a failed read is said in the map's one entry.
+func (f *function) rejectReasons(ctx context.Context, recs []stream.Record) map[string]int64 {
+	seqs := make([]string, 0, len(recs))
+	for _, r := range recs {
+		seqs = append(seqs, r.Seq)
+	}
+	groups, err := f.led.RejectGroupsWhere(context.WithoutCancel(ctx), f.pool,
+		ledger.RejectFilter{SourceTable: f.m.Source.Table, Seqs: seqs}, 20)
+	if err != nil {
+		return map[string]int64{"(could not read the rejects: " + err.Error() + ")": 0}
+	}
+	out := make(map[string]int64, len(groups))
+	for _, g := range groups {
+		col := g.Table
+		if g.Column != "" {
+			col += "." + g.Column
+		}
+		if col == "" {
+			col = "(before mapping)"
+		}
+		out[col+": "+g.Reason] = g.Count
+	}
+	return out
 }

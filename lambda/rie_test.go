@@ -281,6 +281,20 @@ func TestBootstrapUnderEmulator(t *testing.T) {
 		lines[0]["first_seq"] != seq(1) || lines[0]["last_seq"] != seq(4) {
 		t.Errorf("batch log lines %v, want one with records 4, applied 2, rejected 2", lines)
 	}
+	if len(lines) == 1 {
+		// why, counted by reason, in the same line
+		byReason, _ := lines[0]["rejects_by_reason"].(map[string]any)
+		var total float64
+		for reason, n := range byReason {
+			if !strings.Contains(reason, "unreadable stream record") {
+				t.Errorf("rejects_by_reason has %q", reason)
+			}
+			total += n.(float64)
+		}
+		if total != 2 {
+			t.Errorf("rejects_by_reason %v, want 2 rejects in all", lines[0]["rejects_by_reason"])
+		}
+	}
 
 	// 2. PostgreSQL takes 30 s over record 7: the deadline cuts the batch, the
 	// response names record 7, records 5 and 6 stay committed.

@@ -119,7 +119,7 @@ Exit codes: 0 all loaded; 3 finished but some items were rejected; 1 failed; 2 u
 				return err
 			}
 			if sum.Status.Rejected > 0 {
-				printRejectSummary(ctx, cmd.OutOrStdout(), pool, led, m.Source.Table, sum.ExportID)
+				printRejectSummary(ctx, cmd.OutOrStdout(), pool, led, ledger.RejectFilter{SourceTable: m.Source.Table, ExportID: sum.ExportID})
 				return &exitError{code: exitPartial, err: fmt.Errorf("%d items were rejected: see %s.rejects", sum.Status.Rejected, led.Schema())}
 			}
 			return nil

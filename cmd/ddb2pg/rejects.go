@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/ddb2pg/ddb2pg/pkg/ledger"
 )
@@ -13,13 +14,13 @@ import (
 // maxReasonGroups is how many kinds of rejects the summary lists.
 const maxReasonGroups = 5
 
-// printRejectSummary says why items of an export were rejected: the top
-// reasons with counts, table, column and one example key, the files where
-// one reason rejected most items (then the mapping is the likely cause),
+// printRejectSummary says why items were rejected: the top reasons with
+// counts, table, column and one example key; for an export, the files where
+// one reason rejected most items (then the mapping is the likely cause);
 // and the SQL that lists them all. It is best effort: a failed read prints
 // a line saying so.
-func printRejectSummary(ctx context.Context, w io.Writer, db ledger.Execer, led *ledger.Ledger, sourceTable, exportID string) {
-	groups, err := led.RejectGroups(ctx, db, sourceTable, exportID, maxReasonGroups+1)
+func printRejectSummary(ctx context.Context, w io.Writer, db ledger.Execer, led *ledger.Ledger, f ledger.RejectFilter) {
+	groups, err := led.RejectGroupsWhere(ctx, db, f, maxReasonGroups+1)
 	if err != nil {
 		fmt.Fprintf(w, "\n(could not summarise the rejects: %v)\n", err)
 		return
@@ -35,27 +36,39 @@ func printRejectSummary(ctx context.Context, w io.Writer, db ledger.Execer, led 
 			fmt.Fprintln(tw, "  …\t\tmore reasons: see the query below\t")
 			break
 		}
-		col := g.Table
-		if g.Column != "" {
-			col += "." + g.Column
-		}
-		if col == "" {
-			col = "(before mapping)"
-		}
-		fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\n", g.Count, col, g.Reason, g.ExampleKey)
+		fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\n", g.Count, columnLabel(g.Table, g.Column), g.Reason, g.ExampleKey)
 	}
 	tw.Flush()
-	dom, err := led.DominantRejects(ctx, db, exportID)
-	if err == nil {
-		for _, d := range dom {
-			col := d.Table
-			if d.Column != "" {
-				col += "." + d.Column
+	where := fmt.Sprintf("source_table = %s", sqlLiteral(f.SourceTable))
+	if f.ExportID != "" {
+		where = "export_id = " + sqlLiteral(f.ExportID)
+		if dom, err := led.DominantRejects(ctx, db, f.ExportID); err == nil {
+			for _, d := range dom {
+				col := columnLabel(d.Table, d.Column)
+				fmt.Fprintf(w, "%d of the %d items of %s were rejected for one reason (%s: %s): the mapping is the likely cause\n",
+					d.Count, d.Items, d.FileKey, col, d.Reason)
 			}
-			fmt.Fprintf(w, "%d of the %d items of %s were rejected for one reason (%s: %s): the mapping is the likely cause\n",
-				d.Count, d.Items, d.FileKey, col, d.Reason)
 		}
 	}
-	fmt.Fprintf(w, "all of them: SELECT item_key, pg_table, pg_column, reason, raw_value, origin FROM %s WHERE export_id = '%s' ORDER BY id;\n",
-		led.T("rejects"), strings.ReplaceAll(exportID, "'", "''"))
+	if f.Stream {
+		where += " AND shard_id IS NOT NULL"
+	}
+	if !f.Since.IsZero() {
+		where += " AND created_at >= " + sqlLiteral(f.Since.UTC().Format(time.RFC3339Nano))
+	}
+	fmt.Fprintf(w, "all of them: SELECT item_key, pg_table, pg_column, reason, raw_value, origin FROM %s WHERE %s ORDER BY id;\n",
+		led.T("rejects"), where)
 }
+
+func columnLabel(table, column string) string {
+	switch {
+	case table == "":
+		return "(before mapping)"
+	case column == "":
+		return table
+	}
+	return table + "." + column
+}
+
+// sqlLiteral quotes s for SQL the user copies; it is printed, never run.
+func sqlLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -90,6 +91,10 @@ configuration (AWS_ENDPOINT_URL_DYNAMODB_STREAMS for DynamoDB Local).`,
 			if err != nil {
 				return usageError{err}
 			}
+			started, err := led.ServerTime(ctx, pool)
+			if err != nil {
+				return err
+			}
 			st, err := poll.Run(ctx, poll.Config{
 				Streams: dynamodbstreams.NewFromConfig(awsCfg), Tables: ddb, Table: m.Source.Table, StreamARN: streamARN,
 				From: from, Engine: eng, DB: pool, Ledger: led, UntilIdle: untilIdle, PollInterval: pollInterval,
@@ -101,11 +106,16 @@ configuration (AWS_ENDPOINT_URL_DYNAMODB_STREAMS for DynamoDB Local).`,
 			if st.BeforeStart > 0 {
 				log.Info("records written before the stream's recorded start were not applied", "records", st.BeforeStart)
 			}
-			if err != nil {
-				return withRecovery(err)
-			}
 			if st.Rejected > 0 {
 				log.Warn("some records were rejected", "rejected", st.Rejected, "table", led.Schema()+".rejects")
+			}
+			if st.Rejected > 0 {
+				// Why, counted by reason: the stream rejects this run recorded.
+				printRejectSummary(context.WithoutCancel(ctx), cmd.OutOrStdout(), pool, led, ledger.RejectFilter{
+					SourceTable: m.Source.Table, Stream: true, Since: started})
+			}
+			if err != nil {
+				return withRecovery(err)
 			}
 			return nil
 		},

@@ -233,3 +233,53 @@ func TestStreamRecoveryHint(t *testing.T) {
 		t.Error("another error was changed")
 	}
 }
+
+// TestStreamSaysWhyRecordsWereRejected: the poller's exit says why records
+// were rejected, counted by reason, with the SQL for the rest; a run that
+// rejects nothing prints no such summary.
+func TestStreamSaysWhyRecordsWereRejected(t *testing.T) {
+	ctx := context.Background()
+	env := teststack.DynamoDB(t)
+	env.Setenv(t)
+	db := env.Client(t)
+	table := teststack.UniqueName(t, "orders")
+	if _, err := db.CreateTable(ctx, &dynamodb.CreateTableInput{
+		TableName:            aws.String(table),
+		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String("orderId"), AttributeType: ddbtypes.ScalarAttributeTypeS}},
+		KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String("orderId"), KeyType: ddbtypes.KeyTypeHash}},
+		BillingMode:          ddbtypes.BillingModePayPerRequest,
+		StreamSpecification:  &ddbtypes.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: ddbtypes.StreamViewTypeNewAndOldImages},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	src, err := os.ReadFile(sampleMapping)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mp := filepath.Join(t.TempDir(), "mapping.yaml")
+	if err := os.WriteFile(mp, []byte(strings.Replace(string(src), "table: Orders", "table: "+table, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for i, total := range []string{"9.99", "1.005", "2.005"} { // numeric(12,2) refuses the last two
+		it := ddbitem.Item{"orderId": ddbitem.Str(fmt.Sprintf("o%d", i)), "customerId": ddbitem.Str("c1"),
+			"total": ddbitem.Num(total), "status": ddbitem.Str("new")}
+		if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: it.AttributeValues()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dsn := teststack.Postgres(t)
+	out, err := runStream(t, "--mapping", mp, "--database-url", dsn, "--until-idle", "1s", "--poll-interval", "100ms")
+	if err != nil {
+		t.Fatalf("stream: %v\n%s", err, out)
+	}
+	for _, s := range []string{"3 records, 1 applied", "why items were rejected", "  2 ", "orders.total", `[{"S":"o1"}]`,
+		"AND shard_id IS NOT NULL AND created_at >= '"} {
+		if !strings.Contains(out, s) {
+			t.Errorf("output should contain %q:\n%s", s, out)
+		}
+	}
+	out, err = runStream(t, "--mapping", mp, "--database-url", dsn, "--until-idle", "500ms", "--poll-interval", "100ms")
+	if err != nil || strings.Contains(out, "why items were rejected") {
+		t.Errorf("second run (nothing rejected): %v\n%s", err, out)
+	}
+}

@@ -155,22 +155,48 @@ type DominantReject struct {
 	Reason        string
 }
 
+// RejectFilter selects rejects to summarise. SourceTable is required; the
+// other fields narrow it when set.
+type RejectFilter struct {
+	SourceTable string
+	ExportID    string    // one export's
+	Stream      bool      // only records the poller read (they name their shard)
+	Since       time.Time // recorded at or after this time
+	Seqs        []string  // only these stream records (decimal sequence numbers)
+}
+
 // RejectGroups summarises the rejects of one export (exportID "" for all of
 // sourceTable's), the largest groups first, at most limit of them.
 func (l *Ledger) RejectGroups(ctx context.Context, db Execer, sourceTable, exportID string, limit int) ([]RejectGroup, error) {
+	return l.RejectGroupsWhere(ctx, db, RejectFilter{SourceTable: sourceTable, ExportID: exportID}, limit)
+}
+
+// RejectGroupsWhere summarises the rejects f selects by table, column and
+// reason, the largest groups first, at most limit of them.
+func (l *Ledger) RejectGroupsWhere(ctx context.Context, db Execer, f RejectFilter, limit int) ([]RejectGroup, error) {
+	var since any
+	if !f.Since.IsZero() {
+		since = f.Since
+	}
+	var seqs any
+	if f.Seqs != nil {
+		seqs = f.Seqs
+	}
 	rows, err := db.Query(ctx, `SELECT coalesce(pg_table, ''), coalesce(pg_column, ''), reason, count(*),
 		coalesce(min(item_key), '')
 		FROM `+l.T("rejects")+` WHERE source_table = $1 AND ($2 = '' OR export_id = $2)
-		GROUP BY 1, 2, 3 ORDER BY 4 DESC, 1, 2, 3 LIMIT $3`, sourceTable, exportID, limit)
+		AND (NOT $3 OR shard_id IS NOT NULL) AND ($4::timestamptz IS NULL OR created_at >= $4)
+		AND ($5::text[] IS NULL OR seq = ANY($5))
+		GROUP BY 1, 2, 3 ORDER BY 4 DESC, 1, 2, 3 LIMIT $6`, f.SourceTable, f.ExportID, f.Stream, since, seqs, limit)
 	if err != nil {
-		return nil, fmt.Errorf("summarising the rejects of %s: %w", sourceTable, err)
+		return nil, fmt.Errorf("summarising the rejects of %s: %w", f.SourceTable, err)
 	}
 	defer rows.Close()
 	var out []RejectGroup
 	for rows.Next() {
 		var g RejectGroup
 		if err := rows.Scan(&g.Table, &g.Column, &g.Reason, &g.Count, &g.ExampleKey); err != nil {
-			return nil, fmt.Errorf("summarising the rejects of %s: %w", sourceTable, err)
+			return nil, fmt.Errorf("summarising the rejects of %s: %w", f.SourceTable, err)
 		}
 		out = append(out, g)
 	}
@@ -200,4 +226,15 @@ func (l *Ledger) DominantRejects(ctx context.Context, db Execer, exportID string
 		out = append(out, d)
 	}
 	return out, rows.Err()
+}
+
+// ServerTime reads the server's clock: the bookkeeping's times (created_at,
+// applied times) are the server's, so a run that wants "what I recorded"
+// takes its start from here, not from its own clock.
+func (l *Ledger) ServerTime(ctx context.Context, db Execer) (time.Time, error) {
+	var t time.Time
+	if err := db.QueryRow(ctx, `SELECT now()`).Scan(&t); err != nil {
+		return time.Time{}, fmt.Errorf("reading the server's clock: %w", err)
+	}
+	return t, nil
 }
