@@ -257,18 +257,27 @@ func (p *poller) resolveARN(ctx context.Context) error {
 
 // describeTable is DescribeTable, backing off while throttled.
 func (p *poller) describeTable(ctx context.Context) (*dynamodb.DescribeTableOutput, error) {
-	backoff := 200 * time.Millisecond
-	for {
-		out, err := p.cfg.Tables.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(p.cfg.Table)})
-		if err == nil || !throttled(err) {
-			return out, err
-		}
-		p.log.Warn("throttled describing the table; backing off", "table", p.cfg.Table, "wait", backoff.String())
-		if err := sleep(ctx, backoff); err != nil {
-			return nil, err
-		}
-		backoff = min(backoff*2, 10*time.Second)
-	}
+	var out *dynamodb.DescribeTableOutput
+	err := p.throttlePolicy("describing the table", 200*time.Millisecond, 10*time.Second).Do(ctx, func(ctx context.Context) error {
+		var err error
+		out, err = p.cfg.Tables.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(p.cfg.Table)})
+		return err
+	})
+	return out, err
+}
+
+// throttleLimit bounds how long one throttled call is retried before the
+// run stops naming it: an hour of throttling means another reader takes
+// the shard's or the table's capacity, which backing off will not fix.
+const throttleLimit = time.Hour
+
+// throttlePolicy retries AWS throttling (the one retry policy of pgerr,
+// with throttled as its test), logging each wait.
+func (p *poller) throttlePolicy(what string, initial, maxWait time.Duration) pgerr.Policy {
+	return pgerr.Policy{Initial: initial, Max: maxWait, MaxElapsed: throttleLimit, Retryable: throttled,
+		OnRetry: func(err error, _ int, wait time.Duration) {
+			p.log.Warn("throttled "+what+"; backing off", "stream", p.arn, "table", p.cfg.Table, "wait", wait.String())
+		}}
 }
 
 // checkOtherStreams refuses to start silently on the table's latest stream
@@ -346,7 +355,7 @@ func (p *poller) describe(ctx context.Context, parent string) ([]types.Shard, ty
 func (p *poller) fullRefresh(ctx context.Context, first bool) error {
 	var shards []types.Shard
 	var status types.StreamStatus
-	backoff := 500 * time.Millisecond
+	retry := p.throttlePolicy("listing the stream's shards", 500*time.Millisecond, 30*time.Second).Start()
 	for {
 		var err error
 		shards, status, err = p.describe(ctx, "")
@@ -364,11 +373,9 @@ func (p *poller) fullRefresh(ctx context.Context, first bool) error {
 			p.log.Warn("throttled listing the stream's shards; trying again at the next refresh", "stream", p.arn, "error", err.Error())
 			return nil
 		}
-		p.log.Warn("throttled listing the stream's shards; backing off", "stream", p.arn, "wait", backoff.String())
-		if err := sleep(ctx, backoff); err != nil {
+		if err := retry.Wait(ctx, err); err != nil {
 			return err
 		}
-		backoff = min(backoff*2, 30*time.Second)
 	}
 	var cps map[string]ledger.ShardCheckpoint
 	if err := p.withPG(ctx, "reading the checkpoints", func(ctx context.Context) error {
@@ -838,44 +845,23 @@ func throttled(err error) bool {
 }
 
 // withPG runs fn until it succeeds, fails for good, or PostgreSQL has kept
-// failing with transient errors for longer than MaxOutage.
+// failing with transient errors for longer than MaxOutage (pgerr's one retry
+// policy, waits from 200 ms up to 5 s).
 func (p *poller) withPG(ctx context.Context, what string, fn func(ctx context.Context) error) error {
-	var first time.Time
-	backoff := 200 * time.Millisecond
-	for {
-		err := fn(ctx)
-		if err == nil || pgerr.Classify(err) != pgerr.Retryable {
-			if err != nil {
-				return fmt.Errorf("%s: %w", what, err)
-			}
-			return nil
-		}
-		if first.IsZero() {
-			first = time.Now()
-		}
-		if d := time.Since(first); d > p.cfg.MaxOutage {
-			return &OutageError{What: what, For: d, Cause: err}
-		}
-		p.log.Warn("transient PostgreSQL failure; retrying", "during", what, "error", err.Error(), "wait", backoff.String())
-		if err := sleep(ctx, backoff); err != nil {
-			return err
-		}
-		backoff = min(backoff*2, 5*time.Second)
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
+	pol := pgerr.Policy{Initial: 200 * time.Millisecond, Max: 5 * time.Second, MaxElapsed: p.cfg.MaxOutage,
+		Retryable: pgerr.IsRetryable,
+		OnRetry: func(err error, _ int, wait time.Duration) {
+			p.log.Warn("transient PostgreSQL failure; retrying", "during", what, "error", err.Error(), "wait", wait.String())
+		}}
+	err := pol.Do(ctx, fn)
+	var ex *pgerr.ExhaustedError
+	switch {
+	case err == nil:
 		return nil
+	case errors.As(err, &ex):
+		return &OutageError{What: what, For: ex.Elapsed, Cause: ex.Err}
 	}
+	return fmt.Errorf("%s: %w", what, err)
 }
 
 // DB is what the poller needs from a pool: transactions and single statements.

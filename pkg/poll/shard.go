@@ -13,6 +13,7 @@ import (
 
 	"github.com/ddb2pg/ddb2pg/pkg/apply"
 	"github.com/ddb2pg/ddb2pg/pkg/ledger"
+	"github.com/ddb2pg/ddb2pg/pkg/pgerr"
 	"github.com/ddb2pg/ddb2pg/pkg/stream"
 )
 
@@ -33,7 +34,8 @@ func (p *poller) readShard(ctx context.Context, s *shardState) error {
 		return err
 	}
 	wait := p.cfg.MinReadInterval
-	backoff := 200 * time.Millisecond
+	throttle := p.throttlePolicy("reading the stream", 200*time.Millisecond, 10*time.Second)
+	retry := throttle.Start()
 	expired := 0
 	for {
 		t0 := time.Now()
@@ -44,7 +46,7 @@ func (p *poller) readShard(ctx context.Context, s *shardState) error {
 		}
 		out, err := p.cfg.Streams.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: iter, Limit: aws.Int32(1000)})
 		if err == nil {
-			expired, backoff = 0, 200*time.Millisecond
+			expired, retry = 0, throttle.Start()
 			err := p.page(ctx, s, out.Records)
 			<-p.sem
 			if err != nil {
@@ -76,11 +78,9 @@ func (p *poller) readShard(ctx context.Context, s *shardState) error {
 			case errors.As(err, &nf):
 				return p.lostAt(s, err)
 			case throttled(err):
-				p.log.Warn("throttled reading the stream; backing off", "shard", s.id, "wait", backoff.String())
-				if err := sleep(ctx, backoff); err != nil {
+				if err := retry.Wait(ctx, fmt.Errorf("shard %s: %w", s.id, err)); err != nil {
 					return err
 				}
-				backoff = min(backoff*2, 10*time.Second)
 				continue
 			}
 			return fmt.Errorf("reading shard %s: %w", s.id, err)
@@ -91,12 +91,12 @@ func (p *poller) readShard(ctx context.Context, s *shardState) error {
 		iter = out.NextShardIterator
 		if len(out.Records) > 0 {
 			wait = p.cfg.MinReadInterval
-			if err := sleep(ctx, time.Until(t0.Add(p.cfg.MinReadInterval))); err != nil {
+			if err := pgerr.Sleep(ctx, time.Until(t0.Add(p.cfg.MinReadInterval))); err != nil {
 				return err
 			}
 			continue
 		}
-		if err := sleep(ctx, max(wait, time.Until(t0.Add(p.cfg.MinReadInterval)))); err != nil {
+		if err := pgerr.Sleep(ctx, max(wait, time.Until(t0.Add(p.cfg.MinReadInterval)))); err != nil {
 			return err
 		}
 		wait = min(wait*2, p.cfg.PollInterval)
@@ -152,7 +152,7 @@ func (p *poller) iterator(ctx context.Context, s *shardState) (*string, error) {
 			return nil, p.lostAt(s, err)
 		case throttled(err):
 			p.log.Warn("throttled getting a shard iterator; backing off", "shard", s.id, "wait", backoff.String())
-			if err := sleep(ctx, backoff); err != nil {
+			if err := pgerr.Sleep(ctx, backoff); err != nil {
 				return nil, err
 			}
 			backoff = min(backoff*2, 10*time.Second)
@@ -301,7 +301,7 @@ func (p *poller) apply(ctx context.Context, s *shardState, recs []stream.Record)
 		p.log.Warn("transient failure applying records; retrying", "shard", s.id, "from_seq", recs[res.Committed].Seq,
 			"error", res.Err.Error(), "wait", backoff.String())
 		recs = recs[res.Committed:]
-		if err := sleep(ctx, backoff); err != nil {
+		if err := pgerr.Sleep(ctx, backoff); err != nil {
 			return err
 		}
 		backoff = min(backoff*2, 5*time.Second)
