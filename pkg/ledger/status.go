@@ -3,6 +3,9 @@ package ledger
 import (
 	"context"
 	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 // RejectsByTable counts sourceTable's recorded rejects by PostgreSQL table
@@ -29,4 +32,23 @@ func (l *Ledger) RejectsByTable(ctx context.Context, db Execer, sourceTable stri
 		out[t] = n
 	}
 	return out, rows.Err()
+}
+
+// LastStreamApply returns when a stream record (from the Lambda or the
+// poller) last changed an item of sourceTable, nil if none ever did.
+func (l *Ledger) LastStreamApply(ctx context.Context, db Execer, sourceTable string) (*time.Time, error) {
+	ok, err := l.HasTable(ctx, db, "items")
+	if err != nil || !ok {
+		return nil, err
+	}
+	var t pgtype.Timestamptz
+	if err := db.QueryRow(ctx, `SELECT max(applied_at) FROM `+l.T("items")+`
+		WHERE source_table = $1 AND origin = 'stream'`, sourceTable).Scan(&t); err != nil {
+		return nil, fmt.Errorf("reading the last stream apply of %s: %w", sourceTable, err)
+	}
+	if !t.Valid {
+		return nil, nil
+	}
+	u := t.Time.UTC()
+	return &u, nil
 }
