@@ -3,8 +3,13 @@ package main
 import (
 	"context"
 	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ddb2pg/ddb2pg/internal/metrics"
+	"github.com/ddb2pg/ddb2pg/pkg/apply"
 	"github.com/ddb2pg/ddb2pg/pkg/ledger"
 	"github.com/ddb2pg/ddb2pg/pkg/progress"
 )
@@ -35,4 +40,36 @@ func withMetrics(pf progress.Func, reg *metrics.Registry) progress.Func {
 		}
 		reg.Progress(s)
 	}
+}
+
+// lagSampleEvery is how often a shard's lag is recorded in the bookkeeping
+// (for `ddb2pg status`'s chart) at most.
+const lagSampleEvery = 30 * time.Second
+
+// batchObserver returns the poller's OnBatch: it feeds reg (may be nil)
+// and records each shard's lag in the bookkeeping at most every
+// lagSampleEvery. A failed record is logged, never fatal.
+func batchObserver(ctx context.Context, db *pgxpool.Pool, led *ledger.Ledger, reg *metrics.Registry, log *slog.Logger) (func(string, string, apply.Stats, time.Duration, time.Duration), error) {
+	if err := led.EnsureLagHistory(ctx, db); err != nil {
+		return nil, err
+	}
+	var mu sync.Mutex
+	last := map[string]time.Time{}
+	return func(arn, shard string, st apply.Stats, took, lag time.Duration) {
+		reg.Batch(arn, shard, st, took, lag)
+		if st.NewestTime.IsZero() {
+			return
+		}
+		mu.Lock()
+		due := time.Since(last[arn+" "+shard]) >= lagSampleEvery
+		if due {
+			last[arn+" "+shard] = time.Now()
+		}
+		mu.Unlock()
+		if due {
+			if err := led.RecordLag(ctx, db, arn, shard, lag); err != nil && ctx.Err() == nil {
+				log.Warn("could not record the shard's lag", "shard", shard, "error", err.Error())
+			}
+		}
+	}, nil
 }

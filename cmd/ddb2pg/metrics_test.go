@@ -174,6 +174,16 @@ func TestStreamMetricsScraped(t *testing.T) {
 	if scrape(t, addr) != nil {
 		t.Errorf("the metrics server outlived the command")
 	}
+	// The poller recorded its lag for `ddb2pg status`'s chart.
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var samples int
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM ddb2pg.stream_lag WHERE lag_seconds < 300`).Scan(&samples); err != nil || samples < 1 {
+		t.Errorf("lag samples: %d, %v", samples, err)
+	}
 }
 
 // `ddb2pg backfill --metrics-addr`: while the load waits on a lock someone

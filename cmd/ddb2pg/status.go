@@ -1,6 +1,9 @@
 package main
 
 import (
+	"fmt"
+	"os"
+
 	"github.com/spf13/cobra"
 
 	"github.com/ddb2pg/ddb2pg/pkg/ledger"
@@ -9,11 +12,11 @@ import (
 
 func newStatusCmd() *cobra.Command {
 	var (
-		mappingPath, dbURL, stateSchema string
-		asJSON                          bool
+		mappingPath, dbURL, stateSchema, htmlPath string
+		asJSON                                    bool
 	)
 	cmd := &cobra.Command{
-		Use:   "status --mapping mapping.yaml --database-url URL [--json]",
+		Use:   "status --mapping mapping.yaml --database-url URL [--json] [--html F]",
 		Short: "Show the migration's state from the bookkeeping: backfill, stream lag, rejects, cutover checks",
 		Long: `Reads ddb2pg's bookkeeping schema (it writes nothing) and prints one screen: each export's
 accounting, the poller's position and lag per shard, when a stream record was last applied (by the
@@ -43,6 +46,11 @@ can answer. Verify runs are not recorded there: ddb2pg verify decides the cutove
 			if err != nil {
 				return err
 			}
+			if htmlPath != "" {
+				if err := writeStatusHTML(htmlPath, r); err != nil {
+					return err
+				}
+			}
 			if asJSON {
 				return r.JSON(cmd.OutOrStdout())
 			}
@@ -54,5 +62,21 @@ can answer. Verify runs are not recorded there: ddb2pg verify decides the cutove
 	f.StringVar(&dbURL, "database-url", "", "PostgreSQL URL (default $DATABASE_URL)")
 	f.StringVar(&stateSchema, "state-schema", ledger.DefaultSchema, "schema of ddb2pg's bookkeeping tables")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
+	f.StringVar(&htmlPath, "html", "", "also write the report as a self-contained HTML page with a lag-over-time chart to this file")
 	return cmd
+}
+
+func writeStatusHTML(path string, r *status.Report) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("writing the status page: %w", err)
+	}
+	if err := r.HTML(f); err != nil {
+		f.Close()
+		return fmt.Errorf("writing the status page %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("writing the status page %s: %w", path, err)
+	}
+	return nil
 }

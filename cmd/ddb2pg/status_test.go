@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -121,5 +124,108 @@ func golden(t *testing.T, name, got string) {
 	}
 	if got != string(want) {
 		t.Errorf("%s differs:\n--- got\n%s\n--- want\n%s", name, got, want)
+	}
+}
+
+// findChromium returns a headless-capable Chromium (as pkg/report's test
+// does): scripts/install-deps.sh installs it; without it the test fails in
+// CI and is skipped, with the reason, elsewhere.
+func findChromium(t *testing.T) string {
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	msg := "chromium is not installed: run scripts/install-deps.sh (as root it installs Debian's chromium)"
+	if os.Getenv("CI") != "" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+	return ""
+}
+
+// `ddb2pg status --html F` after a poller recorded lag samples of two
+// shards: headless Chromium renders the page with one line per shard
+// through every sample, and the page loads nothing from outside.
+func TestStatusHTMLRendersInChromium(t *testing.T) {
+	chromium := findChromium(t)
+	dsn := teststack.Postgres(t)
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	led, err := ledger.New(ledger.DefaultSchema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := led.EnsureStream(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	if err := led.EnsureLagHistory(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	arn := "arn:aws:dynamodb:us-east-1:000000000000:table/Orders/stream/2026-01-01T00:00:00.000"
+	other := "arn:aws:dynamodb:us-east-1:000000000000:table/Other/stream/2026-01-01T00:00:00.000"
+	for i, lag := range []time.Duration{3 * time.Second, 40 * time.Second, 12 * time.Second} {
+		for _, shard := range []string{"shardId-a", "shardId-b"} {
+			if err := led.RecordLag(ctx, pool, arn, shard, lag+time.Duration(len(shard)*i)*time.Second); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// Another table's samples stay off this table's page.
+	if err := led.RecordLag(ctx, pool, other, "shardId-z", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "status.html")
+	if r := runBin(t, nil, "status", "--mapping", sampleMapping, "--database-url", dsn, "--html", path); r.code != 0 {
+		t.Fatalf("status --html: %d\n%s", r.code, r.stderr)
+	}
+	page, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ext := range []string{"<script", "<link", "src=", "http://", "https://"} {
+		if strings.Contains(strings.ReplaceAll(string(page), `xmlns="http://www.w3.org/2000/svg"`, ""), ext) {
+			t.Errorf("the page is not self-contained: it has %q", ext)
+		}
+	}
+	cmd := exec.Command(chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+		"--disable-background-networking", "--disable-component-update", "--disable-sync",
+		"--user-data-dir="+filepath.Join(dir, "profile"), "--dump-dom", "file://"+path)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("chromium: %v\n%s", err, stderr.String())
+		}
+	case <-time.After(90 * time.Second):
+		cmd.Process.Kill() //nolint:errcheck
+		t.Fatal("chromium did not finish in 90s")
+	}
+	dom := stdout.String()
+	if !strings.Contains(dom, `id="lag-chart"`) {
+		t.Fatalf("the rendered page has no lag chart:\n%.3000s", dom)
+	}
+	lines := regexp.MustCompile(`<polyline class="lag-series" data-shard="([^"]+)"[^>]* points="([^"]*)"`).FindAllStringSubmatch(dom, -1)
+	if len(lines) != 2 || lines[0][1] != "shardId-a" || lines[1][1] != "shardId-b" {
+		t.Fatalf("lines %q, want one per shard of Orders", lines)
+	}
+	for _, l := range lines {
+		if n := len(strings.Fields(l[2])); n != 3 {
+			t.Errorf("%s: %d points, want 3 samples", l[1], n)
+		}
+	}
+	if !strings.Contains(dom, "NOT READY") {
+		t.Error("the page lacks the cutover verdict")
 	}
 }

@@ -106,6 +106,10 @@ configuration (AWS_ENDPOINT_URL_DYNAMODB_STREAMS for DynamoDB Local).`,
 			if msrv != nil {
 				defer msrv.Close()
 			}
+			onBatch, err := batchObserver(ctx, pool, led, reg, log)
+			if err != nil {
+				return err
+			}
 			eng, err := apply.New(apply.Config{Mapping: m, Ledger: led, TTL: ttlMode, SoftDeleteColumn: softCol,
 				Fetcher: &apply.DynamoDBFetcher{Client: ddb, Table: m.Source.Table}, ChunkSize: chunk, Logger: log})
 			if err != nil {
@@ -115,7 +119,7 @@ configuration (AWS_ENDPOINT_URL_DYNAMODB_STREAMS for DynamoDB Local).`,
 				Streams: dynamodbstreams.NewFromConfig(awsCfg), Tables: ddb, Table: m.Source.Table, StreamARN: streamARN,
 				From: from, Engine: eng, DB: pool, Ledger: led, UntilIdle: untilIdle, PollInterval: pollInterval,
 				RefreshInterval: refreshInterval, ShardConcurrency: shardConcurrency, MaxOutage: maxOutage,
-				ForgetPosition: forget, Logger: log, OnBatch: reg.Batch,
+				ForgetPosition: forget, Logger: log, OnBatch: onBatch,
 			})
 			fmt.Fprintf(cmd.OutOrStdout(), "stream: %d records, %d applied, %d skipped (stale or duplicate), %d rejected, %d batches\n",
 				st.Records, st.Applied, st.Skipped, st.Rejected, st.Batches)

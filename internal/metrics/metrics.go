@@ -105,7 +105,7 @@ func New(rejects RejectCounter) *Registry {
 
 // Batch records one committed stream batch; its signature is
 // poll.Config.OnBatch's. A nil *Registry records nothing.
-func (r *Registry) Batch(shardID string, st apply.Stats, took, lag time.Duration) {
+func (r *Registry) Batch(_, shardID string, st apply.Stats, took, lag time.Duration) {
 	if r == nil {
 		return
 	}

@@ -94,12 +94,12 @@ type Config struct {
 	MaxOutage time.Duration
 	Logger    *slog.Logger
 	// OnBatch, when set, is called after each committed batch with the
-	// shard, the batch's stats, how long its successful attempt took
+	// stream and shard, the batch's stats, how long its successful attempt took
 	// and the shard's lag: the time since the newest committed record was
 	// written to the table (0 when no record carried a creation time). It is
 	// called from the shards' goroutines: it must be cheap and safe for
 	// concurrent use.
-	OnBatch func(shardID string, st apply.Stats, took, lag time.Duration)
+	OnBatch func(streamARN, shardID string, st apply.Stats, took, lag time.Duration)
 }
 
 // Stats sums up a run.

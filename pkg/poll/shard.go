@@ -287,7 +287,7 @@ func (p *poller) apply(ctx context.Context, s *shardState, recs []stream.Record)
 				if !res.NewestTime.IsZero() {
 					lag = max(time.Since(res.NewestTime), 0)
 				}
-				p.cfg.OnBatch(s.id, res.Stats, time.Since(start), lag)
+				p.cfg.OnBatch(p.arn, s.id, res.Stats, time.Since(start), lag)
 			}
 		}
 		if res.Err == nil {

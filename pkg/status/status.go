@@ -19,6 +19,9 @@ import (
 // maxRejectGroups is how many kinds of rejects a report lists.
 const maxRejectGroups = 20
 
+// LagWindow is how far back a report's lag history reaches.
+const LagWindow = 24 * time.Hour
+
 // Shard is one stream shard's checkpoint with its lag.
 type Shard struct {
 	StreamARN      string     `json:"stream_arn"`
@@ -47,9 +50,12 @@ type Report struct {
 	Exports         []ledger.ExportSummary `json:"exports"`
 	Shards          []Shard                `json:"shards"`
 	LastStreamApply *time.Time             `json:"last_stream_apply,omitempty"`
-	RejectTotal     int64                  `json:"reject_total"`
-	Rejects         []ledger.RejectGroup   `json:"rejects"`
-	Checks          []Check                `json:"checks"`
+	// LagHistory is the pollers' lag samples of the last LagWindow, oldest
+	// first (the Lambda records none: its IteratorAge metric is the same).
+	LagHistory  []ledger.LagSample   `json:"lag_history"`
+	RejectTotal int64                `json:"reject_total"`
+	Rejects     []ledger.RejectGroup `json:"rejects"`
+	Checks      []Check              `json:"checks"`
 	// Ready is true when every check passed. Verify runs are not recorded
 	// in the bookkeeping: a GO from `ddb2pg verify` is still needed.
 	Ready bool `json:"ready"`
@@ -89,6 +95,9 @@ func Gather(ctx context.Context, db ledger.Execer, led *ledger.Ledger, sourceTab
 		}
 	}
 	var err error
+	if r.LagHistory, err = led.LagHistory(ctx, db, sourceTable, r.At.Add(-LagWindow)); err != nil {
+		return nil, err
+	}
 	if r.LastStreamApply, err = led.LastStreamApply(ctx, db, sourceTable); err != nil {
 		return nil, err
 	}
