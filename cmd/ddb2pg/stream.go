@@ -119,7 +119,7 @@ configuration (AWS_ENDPOINT_URL_DYNAMODB_STREAMS for DynamoDB Local).`,
 				Streams: dynamodbstreams.NewFromConfig(awsCfg), Tables: ddb, Table: m.Source.Table, StreamARN: streamARN,
 				From: from, Engine: eng, DB: pool, Ledger: led, UntilIdle: untilIdle, PollInterval: pollInterval,
 				RefreshInterval: refreshInterval, ShardConcurrency: shardConcurrency, MaxOutage: maxOutage,
-				ForgetPosition: forget, Logger: log, OnBatch: onBatch,
+				ForgetPosition: forget, Logger: log, OnBatch: onBatch, OnShardDone: reg.ShardDone,
 			})
 			fmt.Fprintf(cmd.OutOrStdout(), "stream: %d records, %d applied, %d skipped (stale or duplicate), %d rejected, %d batches\n",
 				st.Records, st.Applied, st.Skipped, st.Rejected, st.Batches)

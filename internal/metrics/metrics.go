@@ -119,6 +119,17 @@ func (r *Registry) Batch(_, shardID string, st apply.Stats, took, lag time.Durat
 	}
 }
 
+// ShardDone drops a shard's lag series once the shard is read to its end
+// (its last value would otherwise stay on the page for the life of the
+// process); its signature is poll.Config.OnShardDone's. A nil *Registry
+// records nothing.
+func (r *Registry) ShardDone(_, shardID string) {
+	if r == nil {
+		return
+	}
+	r.shardLag.DeleteLabelValues(shardID)
+}
+
 // Progress records a backfill snapshot; it is a progress.Func. The
 // snapshot's per-process totals only grow, so the counters add the
 // difference from the previous snapshot. A nil *Registry records nothing.

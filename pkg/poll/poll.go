@@ -100,6 +100,10 @@ type Config struct {
 	// called from the shards' goroutines: it must be cheap and safe for
 	// concurrent use.
 	OnBatch func(streamARN, shardID string, st apply.Stats, took, lag time.Duration)
+	// OnShardDone, when set, is called once a shard is read to its end and
+	// its last checkpoint saved: no OnBatch of it follows in this run. Same
+	// rules as OnBatch.
+	OnShardDone func(streamARN, shardID string)
 }
 
 // Stats sums up a run.

@@ -119,6 +119,9 @@ func (p *poller) finish(ctx context.Context, s *shardState) error {
 		return err
 	}
 	p.log.Info("shard finished", "shard", s.id, "last_seq", last)
+	if p.cfg.OnShardDone != nil {
+		p.cfg.OnShardDone(p.arn, s.id)
+	}
 	p.mu.Lock()
 	s.done = true
 	s.childAt = time.Now()
