@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -153,9 +154,21 @@ func (r *Registry) Progress(s progress.Snapshot) {
 	r.lastSnap = s
 }
 
-// Handler serves the registry in the Prometheus text format.
-func (r *Registry) Handler() http.Handler {
-	return promhttp.HandlerFor(r.reg, promhttp.HandlerOpts{})
+// Handler serves the registry in the Prometheus text format. A metric that
+// cannot be read (ddb2pg_rejects while PostgreSQL is down) is left off the
+// page and logged through log (may be nil); the others are still served.
+func (r *Registry) Handler(log *slog.Logger) http.Handler {
+	opts := promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}
+	if log != nil {
+		opts.ErrorLog = slogPrintln{log}
+	}
+	return promhttp.HandlerFor(r.reg, opts)
+}
+
+type slogPrintln struct{ log *slog.Logger }
+
+func (l slogPrintln) Println(v ...any) {
+	l.log.Warn("metrics scrape incomplete", "error", strings.TrimSpace(fmt.Sprintln(v...)))
 }
 
 // Server serves /metrics until Close.
@@ -174,7 +187,7 @@ func Serve(addr string, r *Registry, log *slog.Logger) (*Server, error) {
 		return nil, fmt.Errorf("listening for metrics on %s: %w", addr, err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", r.Handler())
+	mux.Handle("/metrics", r.Handler(log))
 	s := &Server{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, addr: ln.Addr(), done: make(chan struct{})}
 	go func() {
 		defer close(s.done)
