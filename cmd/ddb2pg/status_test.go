@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -227,5 +228,46 @@ func TestStatusHTMLRendersInChromium(t *testing.T) {
 	}
 	if !strings.Contains(dom, "NOT READY") {
 		t.Error("the page lacks the cutover verdict")
+	}
+}
+
+// Bad inputs of status, and of --metrics-addr on the commands that take it.
+func TestStatusAndMetricsBadInputs(t *testing.T) {
+	dsn := teststack.Postgres(t)
+	held, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	inUse := held.Addr().String()
+	exp, err := exportgen.WriteExport(filepath.Join(t.TempDir(), "e"), exportgen.Config{Orders: 4, Files: 1, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name     string
+		args     []string
+		code     int
+		inStderr string
+	}{
+		{"status without mapping", []string{"status", "--database-url", dsn}, 2, "mapping"},
+		{"status with a stray argument", []string{"status", "--mapping", sampleMapping, "--database-url", dsn, "now"}, 2, "now"},
+		{"status on a database that is not there", []string{"status", "--mapping", sampleMapping,
+			"--database-url", "postgres://nobody@127.0.0.1:1/none?connect_timeout=2"}, 1, "127.0.0.1"},
+		{"status --html into a missing directory", []string{"status", "--mapping", sampleMapping, "--database-url", dsn,
+			"--html", filepath.Join(t.TempDir(), "no", "such", "dir", "s.html")}, 1, "status page"},
+		{"backfill --metrics-addr in use", []string{"backfill", "--mapping", sampleMapping, "--export", exp.Folder,
+			"--database-url", dsn, "--progress", "none", "--metrics-addr", inUse}, 1, inUse},
+		{"backfill --metrics-addr without a port", []string{"backfill", "--mapping", sampleMapping, "--export", exp.Folder,
+			"--database-url", dsn, "--progress", "none", "--metrics-addr", "127.0.0.1"}, 1, "127.0.0.1"},
+		{"stream --metrics-addr in use", []string{"stream", "--mapping", sampleMapping, "--database-url", dsn,
+			"--metrics-addr", inUse}, 1, inUse},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := runBin(t, []string{"AWS_REGION=us-east-1"}, c.args...)
+			if r.code != c.code || !strings.Contains(r.stderr, c.inStderr) {
+				t.Errorf("exit %d, want %d; stderr should mention %q:\n%s", r.code, c.code, c.inStderr, r.stderr)
+			}
+		})
 	}
 }
