@@ -17,12 +17,16 @@ const (
 
 var palette = []string{"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"}
 
+// gapAfter is how long a shard may go without a sample before its line is
+// broken (the poller samples an active shard every 30s).
+const gapAfter = 5 * time.Minute
+
 // Series is one shard's lag line in the chart.
 type Series struct {
-	Label  string
-	Color  string
-	Points string // SVG polyline points
-	Last   float64
+	Label    string
+	Color    string
+	Segments []string // SVG polyline points, one per run of samples without a gap
+	Last     float64
 }
 
 type chart struct {
@@ -48,8 +52,9 @@ func (r *Report) lagChart() *chart {
 	c := &chart{W: chartW, H: chartH, X0: padL, X1: chartW - padR, Y0: padT, Y1: chartH - padB,
 		YMax: (time.Duration(ymax) * time.Second).Round(time.Second).String(),
 		From: t0.Format(time.RFC3339), To: t1.Format(time.RFC3339)}
-	pts := map[string][]string{}
+	pts := map[string][][]string{}
 	last := map[string]float64{}
+	lastAt := map[string]time.Time{}
 	for _, s := range r.LagHistory {
 		key := s.ShardID
 		if arns := distinctARNs(r); arns > 1 {
@@ -57,8 +62,13 @@ func (r *Report) lagChart() *chart {
 		}
 		x := float64(c.X0) + float64(c.X1-c.X0)*s.At.Sub(t0).Seconds()/t1.Sub(t0).Seconds()
 		y := float64(c.Y1) - float64(c.Y1-c.Y0)*s.Lag/ymax
-		pts[key] = append(pts[key], fmt.Sprintf("%.1f,%.1f", x, y))
-		last[key] = s.Lag
+		segs := pts[key]
+		if len(segs) == 0 || s.At.Sub(lastAt[key]) > gapAfter {
+			segs = append(segs, nil)
+		}
+		segs[len(segs)-1] = append(segs[len(segs)-1], fmt.Sprintf("%.1f,%.1f", x, y))
+		pts[key] = segs
+		last[key], lastAt[key] = s.Lag, s.At
 	}
 	keys := make([]string, 0, len(pts))
 	for k := range pts {
@@ -66,7 +76,11 @@ func (r *Report) lagChart() *chart {
 	}
 	sort.Strings(keys)
 	for i, k := range keys {
-		c.Series = append(c.Series, Series{Label: k, Color: palette[i%len(palette)], Points: strings.Join(pts[k], " "), Last: last[k]})
+		se := Series{Label: k, Color: palette[i%len(palette)], Last: last[k]}
+		for _, seg := range pts[k] {
+			se.Segments = append(se.Segments, strings.Join(seg, " "))
+		}
+		c.Series = append(c.Series, se)
 	}
 	return c
 }
@@ -122,8 +136,8 @@ svg text{font-size:11px;fill:#444}
 <line x1="{{.X0}}" y1="{{.Y1}}" x2="{{.X1}}" y2="{{.Y1}}" stroke="#888"/><line x1="{{.X0}}" y1="{{.Y0}}" x2="{{.X0}}" y2="{{.Y1}}" stroke="#888"/>
 <text x="{{.X0}}" y="{{.Y0}}" text-anchor="end" dx="-4" dy="8">{{.YMax}}</text><text x="{{.X0}}" y="{{.Y1}}" text-anchor="end" dx="-4">0s</text>
 <text x="{{.X0}}" y="{{.H}}" dy="-8">{{.From}}</text><text x="{{.X1}}" y="{{.H}}" dy="-8" text-anchor="end">{{.To}}</text>
-{{range .Series}}<polyline class="lag-series" data-shard="{{.Label}}" fill="none" stroke="{{.Color}}" stroke-width="1.5" points="{{.Points}}"/>
-{{end}}</svg>
+{{range .Series}}{{$s := .}}{{range .Segments}}<polyline class="lag-series" data-shard="{{$s.Label}}" fill="none" stroke="{{$s.Color}}" stroke-width="1.5" points="{{.}}"/>
+{{end}}{{end}}</svg>
 <ul>{{range .Series}}<li><span style="color:{{.Color}}">&#9632;</span> {{.Label}} (last {{printf "%.0f" .Last}}s)</li>{{end}}</ul>
 {{else}}<p>No lag samples in the last 24 hours: the poller (ddb2pg stream) records one per shard every 30 seconds while it applies records; the Lambda records none (see its IteratorAge metric).</p>{{end}}
 </section>

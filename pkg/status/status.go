@@ -32,7 +32,8 @@ type Shard struct {
 	Closed         bool       `json:"closed"`
 	// LagSeconds is the database's now minus LastRecordTime: on a table
 	// written to steadily, how far the consumer is behind (an idle table
-	// shows the time since its last write). Nil without a record time.
+	// shows the time since its last write). Nil without a record time, and
+	// for a closed shard (read to its end: it has no lag).
 	LagSeconds *float64 `json:"lag_seconds,omitempty"`
 }
 
@@ -87,7 +88,7 @@ func Gather(ctx context.Context, db ledger.Execer, led *ledger.Ledger, sourceTab
 		for _, s := range states {
 			sh := Shard{StreamARN: s.StreamARN, ShardID: s.ShardID, Parent: s.Parent, LastSeq: s.LastSeq,
 				LastRecordTime: s.LastRecordTime, Closed: s.Closed}
-			if s.LastRecordTime != nil {
+			if s.LastRecordTime != nil && !s.Closed {
 				lag := max(s.Now.Sub(*s.LastRecordTime), 0).Seconds()
 				sh.LagSeconds = &lag
 			}
