@@ -186,9 +186,11 @@ func TestStreamMetricsScraped(t *testing.T) {
 	}
 }
 
-// `ddb2pg backfill --metrics-addr`: while the load waits on a lock someone
-// holds, the export's size is on the page; the counters are absent of
-// progress until then, and the run completes once the lock goes.
+// `ddb2pg backfill --metrics-addr`, scraped at two held-up moments: while
+// the first file waits on a table lock (the export's size is on the page,
+// nothing done), and while the second file is held by "another process"
+// (the first file's items, rejects and done count are). Then the run
+// completes once the locks go.
 func TestBackfillMetricsScraped(t *testing.T) {
 	dir := t.TempDir()
 	exp, err := exportgen.WriteExport(filepath.Join(dir, "e"), exportgen.Config{Orders: 40, Files: 2, Seed: 1, BadItems: 2})
@@ -200,42 +202,93 @@ func TestBackfillMetricsScraped(t *testing.T) {
 		t.Fatalf("schema: %d %s", r.code, r.stderr)
 	}
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, dsn)
+	connect := func() *pgx.Conn {
+		c, err := pgx.Connect(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close(ctx) })
+		return c
+	}
+	tableLock, err := connect().Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close(ctx)
-	tx, err := conn.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tx.Exec(ctx, "LOCK TABLE order_items IN ACCESS EXCLUSIVE MODE"); err != nil {
+	if _, err := tableLock.Exec(ctx, "LOCK TABLE order_items IN ACCESS EXCLUSIVE MODE"); err != nil {
 		t.Fatal(err)
 	}
 	addr := freeAddr(t)
 	wait := startBin(t, "backfill", "--mapping", sampleMapping, "--export", exp.Folder, "--database-url", dsn,
 		"--progress", "none", "--workers", "1", "--metrics-addr", addr)
-	var fams map[string]*dto.MetricFamily
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		fams = scrape(t, addr)
-		if n, _ := value(fams, "ddb2pg_backfill_files"); n == 2 {
-			break
-		}
-		if time.Now().After(deadline) {
-			tx.Rollback(ctx)
-			r := wait()
-			t.Fatalf("no ddb2pg_backfill_files 2: %v\n%s", fams, r.stderr)
-		}
-		time.Sleep(50 * time.Millisecond)
+	fail := func(format string, args ...any) {
+		t.Helper()
+		tableLock.Rollback(ctx)
+		r := wait()
+		t.Fatalf(format+"\nstderr:\n%s", append(args, r.stderr)...)
 	}
+	until := func(what string, ok func(map[string]*dto.MetricFamily) bool) map[string]*dto.MetricFamily {
+		t.Helper()
+		deadline := time.Now().Add(2 * time.Minute)
+		for {
+			fams := scrape(t, addr)
+			if ok(fams) {
+				return fams
+			}
+			if time.Now().After(deadline) {
+				fail("waiting for %s: %v", what, fams)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	fams := until("the export's size", func(f map[string]*dto.MetricFamily) bool {
+		n, _ := value(f, "ddb2pg_backfill_files")
+		return n == 2
+	})
 	if n, _ := value(fams, "ddb2pg_backfill_manifest_items"); n != float64(exp.Items) {
 		t.Errorf("manifest items %v, want %d", n, exp.Items)
 	}
 	if n, _ := value(fams, "ddb2pg_backfill_files_done"); n != 0 {
 		t.Errorf("files done %v while the load is blocked", n)
 	}
-	if err := tx.Rollback(ctx); err != nil {
+	// The second file is held as another process's claim would hold it.
+	holder := connect()
+	fileLock, err := holder.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fileLock.Rollback(ctx)
+	var held string
+	if err := fileLock.QueryRow(ctx, `SELECT file_key FROM ddb2pg.export_files WHERE file_index = 1 FOR UPDATE NOWAIT`).Scan(&held); err != nil {
+		fail("locking the second file: %v", err)
+	}
+	if err := tableLock.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	fams = until("the first file done", func(f map[string]*dto.MetricFamily) bool {
+		n, _ := value(f, "ddb2pg_backfill_files_done")
+		return n == 1
+	})
+	var items, rejected int64
+	if err := connect().QueryRow(ctx, `SELECT item_count, rejected_items FROM ddb2pg.export_files
+		WHERE status = 'done' AND file_key <> $1`, held).Scan(&items, &rejected); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := value(fams, "ddb2pg_backfill_items_total"); n != float64(items) {
+		t.Errorf("items %v after the first file, want its %d", n, items)
+	}
+	if n, _ := value(fams, "ddb2pg_backfill_items_rejected_total"); n != float64(rejected) {
+		t.Errorf("rejected %v after the first file, want its %d", n, rejected)
+	}
+	var byTable float64
+	if f := fams["ddb2pg_rejects"]; f != nil {
+		for _, m := range f.Metric {
+			byTable += m.Gauge.GetValue()
+		}
+	}
+	if byTable != float64(rejected) {
+		t.Errorf("ddb2pg_rejects sums to %v over its tables, want %d", byTable, rejected)
+	}
+	if err := fileLock.Rollback(ctx); err != nil {
 		t.Fatal(err)
 	}
 	r := wait()
