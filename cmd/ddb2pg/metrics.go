@@ -48,7 +48,7 @@ const lagSampleEvery = 30 * time.Second
 
 // batchObserver returns the poller's OnBatch: it feeds reg (may be nil)
 // and records each shard's lag in the bookkeeping at most every
-// lagSampleEvery. A failed record is logged, never fatal.
+// lagSampleEvery. A failed record (5s at most) is logged, never fatal.
 func batchObserver(ctx context.Context, db *pgxpool.Pool, led *ledger.Ledger, reg *metrics.Registry, log *slog.Logger) (func(string, string, apply.Stats, time.Duration, time.Duration), error) {
 	if err := led.EnsureLagHistory(ctx, db); err != nil {
 		return nil, err
@@ -67,7 +67,10 @@ func batchObserver(ctx context.Context, db *pgxpool.Pool, led *ledger.Ledger, re
 		}
 		mu.Unlock()
 		if due {
-			if err := led.RecordLag(ctx, db, arn, shard, lag); err != nil && ctx.Err() == nil {
+			rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			err := led.RecordLag(rctx, db, arn, shard, lag)
+			cancel()
+			if err != nil && ctx.Err() == nil {
 				log.Warn("could not record the shard's lag", "shard", shard, "error", err.Error())
 			}
 		}

@@ -37,6 +37,7 @@ type Registry struct {
 	streamBatches prometheus.Counter
 	batchSeconds  prometheus.Histogram
 	shardLag      *prometheus.GaugeVec
+	shardLast     *prometheus.GaugeVec
 
 	filesDone     prometheus.Gauge
 	filesTotal    prometheus.Gauge
@@ -73,6 +74,10 @@ func New(rejects RejectCounter) *Registry {
 		Name: "ddb2pg_stream_shard_lag_seconds",
 		Help: "Per shard, the time between the newest committed record's write to DynamoDB and its commit, as of the last batch.",
 	}, []string{"shard"})
+	r.shardLast = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "ddb2pg_stream_shard_last_batch_timestamp_seconds",
+		Help: "Per shard, when its last batch was committed (Unix time): how old ddb2pg_stream_shard_lag_seconds is.",
+	}, []string{"shard"})
 	r.filesDone = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "ddb2pg_backfill_files_done",
 		Help: "Data files of the export loaded, by every process loading it.",
@@ -94,7 +99,7 @@ func New(rejects RejectCounter) *Registry {
 		Help: "Export items rejected by this process.",
 	})
 	r.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		r.streamRecords, r.streamBatches, r.batchSeconds, r.shardLag,
+		r.streamRecords, r.streamBatches, r.batchSeconds, r.shardLag, r.shardLast,
 		r.filesDone, r.filesTotal, r.manifestItems, r.items, r.itemsRejected)
 	if rejects != nil {
 		r.reg.MustRegister(&rejectCollector{count: rejects, desc: prometheus.NewDesc("ddb2pg_rejects",
@@ -115,6 +120,7 @@ func (r *Registry) Batch(_, shardID string, st apply.Stats, took, lag time.Durat
 	r.streamRecords.WithLabelValues("rejected").Add(float64(st.Rejected))
 	r.streamBatches.Inc()
 	r.batchSeconds.Observe(took.Seconds())
+	r.shardLast.WithLabelValues(shardID).SetToCurrentTime()
 	if !st.NewestTime.IsZero() {
 		r.shardLag.WithLabelValues(shardID).Set(lag.Seconds())
 	}
@@ -129,6 +135,7 @@ func (r *Registry) ShardDone(_, shardID string) {
 		return
 	}
 	r.shardLag.DeleteLabelValues(shardID)
+	r.shardLast.DeleteLabelValues(shardID)
 }
 
 // Progress records a backfill snapshot; it is a progress.Func. The

@@ -77,7 +77,10 @@ func TestRegistryPage(t *testing.T) {
 			t.Errorf("page lacks %q", want)
 		}
 	}
-	for _, gone := range []string{`shard="shard-1"`, `shard="shard-3"`} {
+	if !strings.Contains(page, `ddb2pg_stream_shard_last_batch_timestamp_seconds{shard="shard-3"} `) {
+		t.Error("no last batch time of shard-3")
+	}
+	for _, gone := range []string{`shard="shard-1"`, `ddb2pg_stream_shard_lag_seconds{shard="shard-3"}`} {
 		if strings.Contains(page, gone) {
 			t.Errorf("page has %s", gone)
 		}
