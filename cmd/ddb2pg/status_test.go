@@ -84,7 +84,10 @@ func TestStatusGolden(t *testing.T) {
 	r = runBin(t, nil, "status", "--mapping", sampleMapping, "--database-url", dsn, "--json")
 	var rep struct {
 		Exports []struct {
-			ManifestItems, LoadedItems, RejectedItems, FilesDone, Files int64
+			ManifestItems int64 `json:"manifest_items"`
+			RejectedItems int64 `json:"rejected_items"`
+			FilesDone     int64 `json:"files_done"`
+			Complete      bool  `json:"complete"`
 		}
 		Shards []struct {
 			ShardID    string   `json:"shard_id"`
@@ -97,7 +100,7 @@ func TestStatusGolden(t *testing.T) {
 		t.Fatalf("--json: %v\n%s", err, r.stdout)
 	}
 	if len(rep.Exports) != 1 || rep.Exports[0].ManifestItems != exp.Items || rep.Exports[0].RejectedItems != 2 ||
-		rep.Exports[0].FilesDone != 2 || rep.RejectTotal != 2 || rep.Ready {
+		rep.Exports[0].FilesDone != 2 || !rep.Exports[0].Complete || rep.RejectTotal != 2 || rep.Ready {
 		t.Errorf("--json: %+v", rep)
 	}
 	if len(rep.Shards) != 2 || rep.Shards[0].LagSeconds == nil || *rep.Shards[0].LagSeconds < 85 || *rep.Shards[0].LagSeconds > 600 {

@@ -106,8 +106,7 @@ var page = template.Must(template.New("status").Funcs(template.FuncMap{
 		}
 		return (time.Duration(*s) * time.Second).String()
 	},
-	"complete": Complete,
-	"sum":      func(a, b, c int64) int64 { return a + b + c },
+	"sum": func(a, b, c int64) int64 { return a + b + c },
 }).Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>ddb2pg status: {{.R.SourceTable}}</title>
 <style>
@@ -124,7 +123,7 @@ svg text{font-size:11px;fill:#444}
 <tr><td>?</td><td>verify</td><td>not recorded in the bookkeeping: run ddb2pg verify (a GO decides the cutover)</td></tr></table></section>
 <section id="backfill"><h2>Backfill</h2>{{if .R.Exports}}
 <table><tr><th>export</th><th>export time</th><th>files</th><th>manifest</th><th>loaded</th><th>already newer</th><th>rejected</th><th>state</th></tr>
-{{range .R.Exports}}<tr><td>{{.ExportID}}</td><td>{{ts .ExportTime}}</td><td class="n">{{.FilesDone}}/{{.Files}}</td><td class="n">{{.ManifestItems}}</td><td class="n">{{.LoadedItems}}</td><td class="n">{{.SkippedItems}}</td><td class="n">{{.RejectedItems}}</td><td>{{if complete .}}complete{{else}}INCOMPLETE ({{sum .LoadedItems .SkippedItems .RejectedItems}} accounted){{end}}</td></tr>
+{{range .R.Exports}}<tr><td>{{.ExportID}}</td><td>{{ts .ExportTime}}</td><td class="n">{{.FilesDone}}/{{.Files}}</td><td class="n">{{.ManifestItems}}</td><td class="n">{{.LoadedItems}}</td><td class="n">{{.SkippedItems}}</td><td class="n">{{.RejectedItems}}</td><td>{{if .Complete}}complete{{else}}INCOMPLETE ({{sum .LoadedItems .SkippedItems .RejectedItems}} accounted){{end}}</td></tr>
 {{end}}</table>{{else}}<p>No export loaded.</p>{{end}}</section>
 <section id="stream"><h2>Stream</h2>
 <p>Last stream apply (Lambda or poller): {{ts .R.LastStreamApply}}</p>

@@ -37,6 +37,30 @@ type Shard struct {
 	LagSeconds *float64 `json:"lag_seconds,omitempty"`
 }
 
+// Export is one export's accounting, summed over its data files.
+type Export struct {
+	ExportID      string     `json:"export_id"`
+	ExportTime    *time.Time `json:"export_time,omitempty"` // nil for an incremental export without one
+	ManifestItems int64      `json:"manifest_items"`
+	Files         int64      `json:"files"`
+	FilesDone     int64      `json:"files_done"`
+	LoadedItems   int64      `json:"loaded_items"`
+	SkippedItems  int64      `json:"skipped_items"` // a newer version was already applied
+	RejectedItems int64      `json:"rejected_items"`
+	// Complete: finished, every file done and every manifest item
+	// accounted for (loaded, skipped or rejected).
+	Complete bool `json:"complete"`
+}
+
+// RejectGroup is the rejects of one kind: same table, column and reason.
+type RejectGroup struct {
+	Table      string `json:"table"`
+	Column     string `json:"column"`
+	Reason     string `json:"reason"`
+	Count      int64  `json:"count"`
+	ExampleKey string `json:"example_key"`
+}
+
 // Check is one cutover condition the bookkeeping can answer.
 type Check struct {
 	Name   string `json:"name"`
@@ -46,17 +70,17 @@ type Check struct {
 
 // Report is the status of one source table's migration.
 type Report struct {
-	SourceTable     string                 `json:"source_table"`
-	At              time.Time              `json:"at"` // the database's clock
-	Exports         []ledger.ExportSummary `json:"exports"`
-	Shards          []Shard                `json:"shards"`
-	LastStreamApply *time.Time             `json:"last_stream_apply,omitempty"`
+	SourceTable     string     `json:"source_table"`
+	At              time.Time  `json:"at"` // the database's clock
+	Exports         []Export   `json:"exports"`
+	Shards          []Shard    `json:"shards"`
+	LastStreamApply *time.Time `json:"last_stream_apply,omitempty"`
 	// LagHistory is the pollers' lag samples of the last LagWindow, oldest
 	// first (the Lambda records none: its IteratorAge metric is the same).
-	LagHistory  []ledger.LagSample   `json:"lag_history"`
-	RejectTotal int64                `json:"reject_total"`
-	Rejects     []ledger.RejectGroup `json:"rejects"`
-	Checks      []Check              `json:"checks"`
+	LagHistory  []ledger.LagSample `json:"lag_history"`
+	RejectTotal int64              `json:"reject_total"`
+	Rejects     []RejectGroup      `json:"rejects"`
+	Checks      []Check            `json:"checks"`
 	// Ready is true when every check passed. Verify runs are not recorded
 	// in the bookkeeping: a GO from `ddb2pg verify` is still needed.
 	Ready bool `json:"ready"`
@@ -74,8 +98,15 @@ func Gather(ctx context.Context, db ledger.Execer, led *ledger.Ledger, sourceTab
 	if ok, err := has("exports"); err != nil {
 		return nil, err
 	} else if ok {
-		if r.Exports, err = led.ExportSummaries(ctx, db, sourceTable); err != nil {
+		sums, err := led.ExportSummaries(ctx, db, sourceTable)
+		if err != nil {
 			return nil, err
+		}
+		for _, e := range sums {
+			r.Exports = append(r.Exports, Export{ExportID: e.ExportID, ExportTime: e.ExportTime, ManifestItems: e.ManifestItems,
+				Files: e.Files, FilesDone: e.FilesDone, LoadedItems: e.LoadedItems, SkippedItems: e.SkippedItems,
+				RejectedItems: e.RejectedItems,
+				Complete:      e.Finished && e.FilesDone == e.Files && e.LoadedItems+e.SkippedItems+e.RejectedItems == e.ManifestItems})
 		}
 	}
 	if ok, err := has("stream_shards"); err != nil {
@@ -108,8 +139,12 @@ func Gather(ctx context.Context, db ledger.Execer, led *ledger.Ledger, sourceTab
 		if r.RejectTotal, _, err = led.RecordedRejects(ctx, db, sourceTable, 0); err != nil {
 			return nil, err
 		}
-		if r.Rejects, err = led.RejectGroups(ctx, db, sourceTable, "", maxRejectGroups); err != nil {
+		groups, err := led.RejectGroups(ctx, db, sourceTable, "", maxRejectGroups)
+		if err != nil {
 			return nil, err
+		}
+		for _, g := range groups {
+			r.Rejects = append(r.Rejects, RejectGroup{Table: g.Table, Column: g.Column, Reason: g.Reason, Count: g.Count, ExampleKey: g.ExampleKey})
 		}
 	}
 	r.Checks = checks(r)
@@ -120,16 +155,11 @@ func Gather(ctx context.Context, db ledger.Execer, led *ledger.Ledger, sourceTab
 	return r, nil
 }
 
-// Complete reports whether an export's every item is accounted for.
-func Complete(e ledger.ExportSummary) bool {
-	return e.Finished && e.FilesDone == e.Files && e.LoadedItems+e.SkippedItems+e.RejectedItems == e.ManifestItems
-}
-
 func checks(r *Report) []Check {
 	var out []Check
 	c := Check{Name: "backfill", Detail: "no export was loaded"}
 	for _, e := range r.Exports {
-		if Complete(e) && e.ExportTime != nil {
+		if e.Complete && e.ExportTime != nil {
 			c.OK, c.Detail = true, fmt.Sprintf("export %s loaded completely", e.ExportID)
 		}
 	}
@@ -176,7 +206,7 @@ func (r *Report) Text(w io.Writer) error {
 	}
 	for _, e := range r.Exports {
 		state := "INCOMPLETE"
-		if Complete(e) {
+		if e.Complete {
 			state = "complete"
 		}
 		fmt.Fprintf(tw, "  %s\t%s\t%d/%d\t%d\t%d\t%d\t%d\t%s\n", e.ExportID, ts(e.ExportTime), e.FilesDone, e.Files,
