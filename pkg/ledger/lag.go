@@ -67,7 +67,7 @@ func (l *Ledger) LagHistory(ctx context.Context, db Execer, sourceTable string, 
 		return nil, err
 	}
 	rows, err := db.Query(ctx, `SELECT stream_arn, shard_id, at, lag_seconds FROM `+l.T("stream_lag")+`
-		WHERE stream_arn LIKE '%:table/' || $1 || '/stream/%' AND at >= $2
+		WHERE strpos(stream_arn, ':table/' || $1 || '/stream/') > 0 AND at >= $2
 		ORDER BY at, stream_arn, shard_id`, sourceTable, since)
 	if err != nil {
 		return nil, fmt.Errorf("reading the lag history of %s: %w", sourceTable, err)
