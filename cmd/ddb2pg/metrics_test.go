@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -183,6 +184,33 @@ func TestStreamMetricsScraped(t *testing.T) {
 	var samples int
 	if err := conn.QueryRow(ctx, `SELECT count(*) FROM ddb2pg.stream_lag WHERE lag_seconds < 300`).Scan(&samples); err != nil || samples < 1 {
 		t.Errorf("lag samples: %d, %v", samples, err)
+	}
+	// `ddb2pg status` after the real poller: its shards, the last stream
+	// apply, the lag history and the reject, as --json tells them.
+	st := runBin(t, nil, "status", "--mapping", mp, "--database-url", dsn, "--json")
+	var rep struct {
+		Shards []struct {
+			LagSeconds *float64 `json:"lag_seconds"`
+		} `json:"shards"`
+		LastStreamApply *time.Time        `json:"last_stream_apply"`
+		LagHistory      []json.RawMessage `json:"lag_history"`
+		RejectTotal     int64             `json:"reject_total"`
+		Checks          []struct {
+			Name string `json:"name"`
+			OK   bool   `json:"ok"`
+		} `json:"checks"`
+	}
+	if err := json.Unmarshal([]byte(st.stdout), &rep); err != nil {
+		t.Fatalf("status --json: %v\n%s\n%s", err, st.stdout, st.stderr)
+	}
+	if len(rep.Shards) == 0 || rep.LastStreamApply == nil || time.Since(*rep.LastStreamApply) > 5*time.Minute ||
+		len(rep.LagHistory) != samples || rep.RejectTotal != 1 {
+		t.Errorf("status after the poller: %s", st.stdout)
+	}
+	for _, c := range rep.Checks {
+		if c.Name == "stream" && !c.OK {
+			t.Errorf("the stream check failed after the poller applied records: %s", st.stdout)
+		}
 	}
 }
 
