@@ -23,7 +23,7 @@ import (
 func newBackfillCmd() *cobra.Command {
 	var (
 		mappingPath, exportURI, dbURL, stateSchema, progressMode string
-		renamedFrom                                              string
+		renamedFrom, metricsAddr                                 string
 		workers, chunk                                           int
 		maxOutage                                                time.Duration
 	)
@@ -96,6 +96,14 @@ Exit codes: 0 all loaded; 3 finished but some items were rejected; 1 failed; 2 u
 			if bar != nil {
 				pf = bar.Update
 			}
+			reg, msrv, err := startMetrics(metricsAddr, log, pool, led, m.Source.Table)
+			if err != nil {
+				return err
+			}
+			if msrv != nil {
+				defer msrv.Close()
+				pf = withMetrics(pf, reg)
+			}
 			sum, err := load.Run(ctx, load.Config{Pool: pool, Mapping: m, Export: exp, Ledger: led, URI: exportURI,
 				RenamedFrom: renamedFrom, Workers: workers, ChunkItems: chunk, MaxOutage: maxOutage, Progress: pf, Logger: log, WaitForOthers: true})
 			if bar != nil {
@@ -135,6 +143,7 @@ Exit codes: 0 all loaded; 3 finished but some items were rejected; 1 failed; 2 u
 	f.StringVar(&stateSchema, "state-schema", ledger.DefaultSchema, "schema of ddb2pg's bookkeeping tables")
 	f.StringVar(&renamedFrom, "renamed-from", "", "accept an export of this table (the mapping's source table was renamed from it)")
 	choiceFlag(f, &progressMode, "progress", "auto", progressModes, "progress display: auto, bar, log or none")
+	f.StringVar(&metricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9108; default off)")
 	return cmd
 }
 

@@ -71,7 +71,7 @@ func newRootCmd() *cobra.Command {
 	root.PersistentPreRunE = func(*cobra.Command, []string) error { return startProfile() }
 	root.PersistentPostRun = func(*cobra.Command, []string) { stopProfile() }
 	root.SetFlagErrorFunc(flagError)
-	root.AddCommand(newSchemaCmd(), newBackfillCmd(), newStreamCmd(), newVerifyCmd(), newExportCmd(), newInferCmd(), newVersionCmd())
+	root.AddCommand(newSchemaCmd(), newBackfillCmd(), newStreamCmd(), newVerifyCmd(), newExportCmd(), newInferCmd(), newVersionCmd(), newStatusCmd())
 	return root
 }
 

@@ -18,7 +18,7 @@ import (
 	"github.com/ddb2pg/ddb2pg/internal/teststack"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/mistakes/")
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/ (mistakes/, status goldens)")
 
 // mistake is one thing a new user gets wrong, as typed on the command line.
 type mistake struct {
@@ -206,9 +206,9 @@ func golden(t *testing.T, file, got string) {
 	}
 	want, err := os.ReadFile(file)
 	if err != nil {
-		t.Fatalf("%v (go test ./cmd/ddb2pg -run TestMistakes -update creates it)", err)
+		t.Fatalf("%v (go test ./cmd/ddb2pg -update creates it)", err)
 	}
 	if got != string(want) {
-		t.Errorf("%s differs (go test ./cmd/ddb2pg -run TestMistakes -update rewrites it)\n--- got\n%s--- want\n%s", file, got, want)
+		t.Errorf("%s differs (go test ./cmd/ddb2pg -update rewrites it)\n--- got\n%s--- want\n%s", file, got, want)
 	}
 }

@@ -21,6 +21,7 @@ import (
 func newStreamCmd() *cobra.Command {
 	var (
 		mappingPath, dbURL, streamARN, from, stateSchema, ttl, softCol string
+		metricsAddr                                                    string
 		untilIdle, pollInterval, refreshInterval, maxOutage            time.Duration
 		chunk, shardConcurrency                                        int
 		forget                                                         bool
@@ -86,6 +87,17 @@ configuration (AWS_ENDPOINT_URL_DYNAMODB_STREAMS for DynamoDB Local).`,
 			if _, err := schema.Ensure(ctx, pool, m); err != nil {
 				return err
 			}
+			reg, msrv, err := startMetrics(metricsAddr, log, pool, led, m.Source.Table)
+			if err != nil {
+				return err
+			}
+			if msrv != nil {
+				defer msrv.Close()
+			}
+			onBatch, err := batchObserver(ctx, pool, led, reg, log)
+			if err != nil {
+				return err
+			}
 			eng, err := apply.New(apply.Config{Mapping: m, Ledger: led, TTL: ttlMode, SoftDeleteColumn: softCol,
 				Fetcher: &apply.DynamoDBFetcher{Client: ddb, Table: m.Source.Table}, ChunkSize: chunk, Logger: log})
 			if err != nil {
@@ -99,7 +111,7 @@ configuration (AWS_ENDPOINT_URL_DYNAMODB_STREAMS for DynamoDB Local).`,
 				Streams: dynamodbstreams.NewFromConfig(awsCfg), Tables: ddb, Table: m.Source.Table, StreamARN: streamARN,
 				From: from, Engine: eng, DB: pool, Ledger: led, UntilIdle: untilIdle, PollInterval: pollInterval,
 				RefreshInterval: refreshInterval, ShardConcurrency: shardConcurrency, MaxOutage: maxOutage,
-				ForgetPosition: forget, Logger: log,
+				ForgetPosition: forget, Logger: log, OnBatch: onBatch, OnShardDone: reg.ShardDone,
 			})
 			fmt.Fprintf(cmd.OutOrStdout(), "stream: %d records, %d applied, %d skipped (stale or duplicate), %d rejected, %d batches\n",
 				st.Records, st.Applied, st.Skipped, st.Rejected, st.Batches)
@@ -135,6 +147,7 @@ configuration (AWS_ENDPOINT_URL_DYNAMODB_STREAMS for DynamoDB Local).`,
 	f.StringVar(&softCol, "soft-delete-column", "", "column set by --ttl-deletes soft (default $DDB2PG_SOFT_DELETE_COLUMN)")
 	intFlag(f, &chunk, "chunk-records", 0, 1, 1_000_000, "records per transaction (default: a whole GetRecords page)")
 	f.StringVar(&stateSchema, "state-schema", ledger.DefaultSchema, "schema of ddb2pg's bookkeeping tables")
+	f.StringVar(&metricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9108; default off)")
 	return cmd
 }
 

@@ -93,6 +93,17 @@ type Config struct {
 	// *OutageError (default 5m).
 	MaxOutage time.Duration
 	Logger    *slog.Logger
+	// OnBatch, when set, is called after each committed batch with the
+	// stream and shard, the batch's stats, how long its successful attempt took
+	// and the shard's lag: the time since the newest committed record was
+	// written to the table (0 when no record carried a creation time). It is
+	// called from the shards' goroutines: it must be cheap and safe for
+	// concurrent use.
+	OnBatch func(streamARN, shardID string, st apply.Stats, took, lag time.Duration)
+	// OnShardDone, when set, is called once a shard is read to its end and
+	// its last checkpoint saved: no OnBatch of it follows in this run. Same
+	// rules as OnBatch.
+	OnShardDone func(streamARN, shardID string)
 }
 
 // Stats sums up a run.

@@ -119,6 +119,9 @@ func (p *poller) finish(ctx context.Context, s *shardState) error {
 		return err
 	}
 	p.log.Info("shard finished", "shard", s.id, "last_seq", last)
+	if p.cfg.OnShardDone != nil {
+		p.cfg.OnShardDone(p.arn, s.id)
+	}
 	p.mu.Lock()
 	s.done = true
 	s.childAt = time.Now()
@@ -282,6 +285,13 @@ func (p *poller) apply(ctx context.Context, s *shardState, recs []stream.Record)
 			p.log.Info("batch applied", "shard", s.id, "records", res.Records, "applied", res.Applied,
 				"skipped", res.Skipped, "rejected", res.Rejected, "first_seq", res.FirstSeq, "last_seq", res.LastSeq,
 				"duration_ms", time.Since(start).Milliseconds())
+			if p.cfg.OnBatch != nil {
+				var lag time.Duration
+				if !res.NewestTime.IsZero() {
+					lag = max(time.Since(res.NewestTime), 0)
+				}
+				p.cfg.OnBatch(p.arn, s.id, res.Stats, time.Since(start), lag)
+			}
 		}
 		if res.Err == nil {
 			return nil
