@@ -117,7 +117,7 @@ func (l *Ledger) RecordedRejects(ctx context.Context, db Execer, sourceTable str
 func (l *Ledger) ShardStates(ctx context.Context, db Execer, sourceTable string) ([]ShardState, error) {
 	rows, err := db.Query(ctx, `SELECT stream_arn::text, shard_id::text, coalesce(parent_shard_id::text, ''),
 		coalesce(last_seq::text, ''), last_record_time, coalesce(closed, false), now()
-		FROM `+l.T("stream_shards")+` WHERE stream_arn LIKE '%:table/' || $1 || '/stream/%'
+		FROM `+l.T("stream_shards")+` WHERE strpos(stream_arn, ':table/' || $1 || '/stream/') > 0
 		ORDER BY stream_arn, shard_id`, sourceTable)
 	if err != nil {
 		return nil, fmt.Errorf("reading the stream checkpoints of %s: %w", sourceTable, err)
