@@ -251,7 +251,10 @@ func TestStatusAndMetricsBadInputs(t *testing.T) {
 			"--metrics-addr", inUse}, 1, inUse},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			r := runBin(t, []string{"AWS_REGION=us-east-1"}, c.args...)
+			// Keys and a dead endpoint: the credentials check passes and nothing
+			// reaches AWS; the metrics address is refused first.
+			r := runBin(t, []string{"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=x", "AWS_SECRET_ACCESS_KEY=y",
+				"AWS_ENDPOINT_URL=http://127.0.0.1:1", "AWS_EC2_METADATA_DISABLED=true"}, c.args...)
 			if r.code != c.code || !strings.Contains(r.stderr, c.inStderr) {
 				t.Errorf("exit %d, want %d; stderr should mention %q:\n%s", r.code, c.code, c.inStderr, r.stderr)
 			}

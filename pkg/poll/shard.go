@@ -38,12 +38,14 @@ func (p *poller) readShard(ctx context.Context, s *shardState) error {
 	retry := throttle.Start()
 	expired := 0
 	for {
-		t0 := time.Now()
 		select {
 		case p.sem <- struct{}{}:
 		case <-ctx.Done():
 			return ctx.Err()
 		}
+		// The pace (AWS's per-shard limit) counts from the call itself, not
+		// from the wait for a slot before it.
+		t0 := time.Now()
 		out, err := p.cfg.Streams.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: iter, Limit: aws.Int32(1000)})
 		if err == nil {
 			expired, retry = 0, throttle.Start()
