@@ -133,7 +133,7 @@ func (l *Ledger) ddl() []string {
 )`,
 		`CREATE INDEX IF NOT EXISTS rejects_item_idx ON ` + l.T("rejects") + ` (source_table, item_key)`,
 		`CREATE INDEX IF NOT EXISTS rejects_file_idx ON ` + l.T("rejects") + ` (export_id, file_key)`,
-	}, l.streamDDL()...)
+	}, append(l.streamDDL(), l.verifyDDL()...)...)
 }
 
 // Ensure creates the bookkeeping schema when missing. Safe to call from many

@@ -149,6 +149,7 @@ dt{color:#5b6473}dd{margin:0}
 <p><strong>{{.DivergentRows}} divergent rows</strong> (missing + extra + mismatched), {{.MaxDivergence}} allowed.
 {{.Items.Read}} items read ({{.Mode}} mode), {{.Items.Rejected}} rejected by the mapping.</p>
 <p>{{.Timing.StartedAt.Format "2006-01-02 15:04:05 MST"}} · {{f1 .Timing.DurationSeconds}} s · extra-row pass: {{.ExtraPass}}</p>
+{{if .Changed}}<p id="changed">Changed since: {{.Changed.Describe}}.</p>{{end}}
 </div>
 </section>
 {{if .Error}}<p class="warn"><strong>Incomplete run — never GO:</strong> {{.Error}}</p>{{end}}
@@ -217,6 +218,7 @@ dt{color:#5b6473}dd{margin:0}
 <dt>consistent read</dt><dd>{{.Parameters.ConsistentRead}}</dd>
 <dt>sample</dt><dd>{{.Parameters.Sample}}</dd>
 <dt>keys file</dt><dd>{{.Parameters.KeysFile}}</dd>
+{{if .Parameters.ChangedSince}}<dt>changed since</dt><dd>{{.Parameters.ChangedSince}}</dd>{{end}}
 <dt>recheck</dt><dd>{{.Parameters.Recheck}} × from {{.Parameters.RecheckDelay}}</dd>
 <dt>max divergence</dt><dd>{{.Parameters.MaxDivergence}}</dd>
 <dt>finished</dt><dd>{{.Timing.FinishedAt.Format "2006-01-02 15:04:05 MST"}} · {{f1 .Timing.ItemsPerSecond}} items/s</dd>

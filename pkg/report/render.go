@@ -51,6 +51,9 @@ func WriteTerminal(w io.Writer, r *Result) error {
 	}
 	fmt.Fprintf(w, "\nitems read %d (rejected %d, absent keys %d), mode %s, extra-row pass %s\n",
 		r.Items.Read, r.Items.Rejected, r.Items.Absent, r.Mode, r.ExtraPass)
+	if r.Changed != nil {
+		fmt.Fprintf(w, "changed-since: %s\n", r.Changed.Describe())
+	}
 	if r.Recheck.Suspects > 0 {
 		fmt.Fprintf(w, "recheck: %d suspects, %d resolved on re-read, %d persisted\n",
 			r.Recheck.Suspects, r.Recheck.Resolved, r.Recheck.Persisted)
@@ -116,6 +119,9 @@ func WriteMarkdown(w io.Writer, r *Result) error {
 	fmt.Fprintf(&b, "## ddb2pg verify: %s %s\n\n", icon, r.Verdict)
 	fmt.Fprintf(&b, "DynamoDB table `%s`, mode %s: **%d divergent rows** (allowed %d); %d items read, %d rejected by the mapping.\n\n",
 		r.SourceTable, r.Mode, r.DivergentRows, r.MaxDivergence, r.Items.Read, r.Items.Rejected)
+	if r.Changed != nil {
+		fmt.Fprintf(&b, "Changed since: %s.\n\n", mdEscape(r.Changed.Describe()))
+	}
 	if r.Error != "" {
 		fmt.Fprintf(&b, "> **Incomplete run:** %s\n\n", mdEscape(r.Error))
 	}

@@ -5,6 +5,7 @@
 package report
 
 import (
+	"fmt"
 	"sort"
 	"time"
 )
@@ -38,8 +39,12 @@ type Result struct {
 	Error    string `json:"error,omitempty"`
 
 	SourceTable string `json:"source_table"`
-	// Mode is "scan" (the whole table), "sample" or "keys".
+	// Mode is "scan" (the whole table), "sample", "keys" or
+	// "changed-since".
 	Mode string `json:"mode"`
+	// Changed says, in changed-since mode, what the run covered and from
+	// which bookkeeping (absent in other modes).
+	Changed *Changed `json:"changed_since,omitempty"`
 	// ExtraPass says whether the pass over PostgreSQL's item keys (rows
 	// whose item is gone from DynamoDB) ran: "done" or "skipped (...)".
 	ExtraPass string `json:"extra_pass"`
@@ -65,6 +70,36 @@ type Result struct {
 	Stream     Stream     `json:"stream"`
 	Parameters Parameters `json:"parameters"`
 	Timing     Timing     `json:"timing"`
+}
+
+// Changed is the coverage of a changed-since run: the items whose applied
+// version the bookkeeping recorded at or after Since, each re-read from
+// DynamoDB and compared.
+type Changed struct {
+	Since time.Time `json:"since"`
+	// From is "time" (given) or "last-full" (the start of the last complete
+	// GO full run, LastFullRun, less a margin for transactions in flight).
+	From        string     `json:"from"`
+	LastFullRun *time.Time `json:"last_full_run,omitempty"`
+	// Bookkeeping names the table the keys came from.
+	Bookkeeping string `json:"bookkeeping"`
+	// Keys is how many items were covered: Stream applied by the stream,
+	// Export by a backfill or incremental export; Deleted of them are
+	// deletes (tombstones), checked for rows PostgreSQL still holds.
+	Keys    int64 `json:"keys"`
+	Stream  int64 `json:"stream"`
+	Export  int64 `json:"export"`
+	Deleted int64 `json:"deleted"`
+}
+
+// Describe is the one-line account of the coverage the renderers show.
+func (c *Changed) Describe() string {
+	from := "since " + c.Since.UTC().Format(time.RFC3339)
+	if c.From == "last-full" && c.LastFullRun != nil {
+		from += " (the last GO full run started " + c.LastFullRun.UTC().Format(time.RFC3339) + ")"
+	}
+	return fmt.Sprintf("%d changed items %s from %s: %d applied by the stream, %d by exports, %d of them deletes",
+		c.Keys, from, c.Bookkeeping, c.Stream, c.Export, c.Deleted)
 }
 
 // ItemCounts counts DynamoDB items.
@@ -201,6 +236,7 @@ type Parameters struct {
 	ConsistentRead     bool    `json:"consistent_read"`
 	Sample             int     `json:"sample"`
 	KeysFile           string  `json:"keys_file,omitempty"`
+	ChangedSince       string  `json:"changed_since,omitempty"`
 	Recheck            int     `json:"recheck"`
 	RecheckDelay       string  `json:"recheck_delay"`
 	MaxDivergence      int64   `json:"max_divergence"`

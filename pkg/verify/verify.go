@@ -48,6 +48,17 @@ type Options struct {
 	// is its name for the report.
 	Keys     KeySource
 	KeysFile string
+	// ChangedSince, when not zero, compares only the items whose applied
+	// version the bookkeeping recorded at or after this time (by the stream,
+	// a backfill or an incremental export), deletes included, each re-read
+	// from DynamoDB with a strongly consistent read. ChangedSinceLastFull
+	// takes the time from the last complete GO full run of the same table
+	// and mapping recorded in the bookkeeping instead.
+	ChangedSince         time.Time
+	ChangedSinceLastFull bool
+	// RunName names the run in the bookkeeping's history (a named run
+	// replaces an earlier run of the same name; see Stored).
+	RunName string
 	// Recheck is how often a suspect is re-read before it counts (0: it
 	// counts at once); RecheckDelay the first wait, doubled each time
 	// (default 1s).
@@ -120,6 +131,13 @@ func Run(ctx context.Context, m *mapping.Mapping, ddb DynamoDB, pool *pgxpool.Po
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.Keys == nil && opts.Sample == 0 && (!opts.ChangedSince.IsZero() || opts.ChangedSinceLastFull) {
+		// cutover reads what changed: no eventually consistent lag allowed
+		opts.ConsistentRead = true
+	}
+	if (!opts.ChangedSince.IsZero() || opts.ChangedSinceLastFull) && (opts.Keys != nil || opts.Sample > 0) {
+		return nil, errors.New("verify options: changed-since excludes a key source and sampling")
+	}
 	led, err := ledger.New(opts.LedgerSchema)
 	if err != nil {
 		return nil, err
@@ -156,6 +174,7 @@ func Run(ctx context.Context, m *mapping.Mapping, ddb DynamoDB, pool *pgxpool.Po
 	v.tupleSum = make([]uint64, len(m.Tables))
 	err = v.run(ctx)
 	v.finish(ctx, err)
+	v.recordRun(ctx)
 	return res, err
 }
 
@@ -178,7 +197,11 @@ func (v *verifier) run(ctx context.Context) error {
 	case v.opts.Keys != nil:
 		v.res.Mode = "keys"
 		v.res.ExtraPass = "skipped (key-file mode checks the given keys only)"
-		return v.keysPass(ctx)
+		return v.keysPassFrom(ctx, v.opts.Keys)
+	case v.changedMode():
+		v.res.Mode = "changed-since"
+		v.res.ExtraPass = "skipped (changed-since mode checks the changed and deleted items only)"
+		return v.changedPass(ctx)
 	case v.opts.Sample > 0:
 		v.res.Mode = "sample"
 		v.res.ExtraPass = "skipped (sample mode checks the sampled items only)"
@@ -366,9 +389,14 @@ func (v *verifier) samplePass(ctx context.Context, itemCount int64) error {
 	return g.Wait()
 }
 
-// keysPass compares the items of the given keys: found items fully, keys
-// DynamoDB does not have against the rows PostgreSQL still has for them.
-func (v *verifier) keysPass(ctx context.Context) error {
+// changedMode reports whether the run compares the changed items only.
+func (v *verifier) changedMode() bool {
+	return !v.opts.ChangedSince.IsZero() || v.opts.ChangedSinceLastFull
+}
+
+// keysPassFrom compares the items of the given keys: found items fully,
+// keys DynamoDB does not have against the rows PostgreSQL still has for them.
+func (v *verifier) keysPassFrom(ctx context.Context, keys KeySource) error {
 	chunks := make(chan []ddbitem.Item)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
@@ -388,7 +416,7 @@ func (v *verifier) keysPass(ctx context.Context) error {
 			return nil
 		}
 		for {
-			k, err := v.opts.Keys.Next()
+			k, err := keys.Next()
 			if errors.Is(err, errEOF) {
 				break
 			}
