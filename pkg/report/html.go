@@ -150,6 +150,7 @@ dt{color:#5b6473}dd{margin:0}
 {{.Items.Read}} items read ({{.Mode}} mode), {{.Items.Rejected}} rejected by the mapping.</p>
 <p>{{.Timing.StartedAt.Format "2006-01-02 15:04:05 MST"}} · {{f1 .Timing.DurationSeconds}} s · extra-row pass: {{.ExtraPass}}</p>
 {{if .Changed}}<p id="changed">Changed since: {{.Changed.Describe}}.</p>{{end}}
+{{if .SampleBound}}<p id="sample-bound">Sample: {{.SampleBound.Describe}}.</p>{{end}}
 </div>
 </section>
 {{if .Error}}<p class="warn"><strong>Incomplete run — never GO:</strong> {{.Error}}</p>{{end}}

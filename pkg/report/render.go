@@ -54,6 +54,9 @@ func WriteTerminal(w io.Writer, r *Result) error {
 	if r.Changed != nil {
 		fmt.Fprintf(w, "changed-since: %s\n", r.Changed.Describe())
 	}
+	if r.SampleBound != nil {
+		fmt.Fprintf(w, "sample: %s\n", r.SampleBound.Describe())
+	}
 	if r.Recheck.Suspects > 0 {
 		fmt.Fprintf(w, "recheck: %d suspects, %d resolved on re-read, %d persisted\n",
 			r.Recheck.Suspects, r.Recheck.Resolved, r.Recheck.Persisted)
@@ -121,6 +124,9 @@ func WriteMarkdown(w io.Writer, r *Result) error {
 		r.SourceTable, r.Mode, r.DivergentRows, r.MaxDivergence, r.Items.Read, r.Items.Rejected)
 	if r.Changed != nil {
 		fmt.Fprintf(&b, "Changed since: %s.\n\n", mdEscape(r.Changed.Describe()))
+	}
+	if r.SampleBound != nil {
+		fmt.Fprintf(&b, "Sample: %s.\n\n", mdEscape(r.SampleBound.Describe()))
 	}
 	if r.Error != "" {
 		fmt.Fprintf(&b, "> **Incomplete run:** %s\n\n", mdEscape(r.Error))

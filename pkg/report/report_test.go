@@ -24,7 +24,7 @@ func fixed() *Result {
 	lag := 2.0
 	r := &Result{
 		MaxDivergence: 0, Complete: true, SourceTable: "Orders", Mode: "scan", ExtraPass: "done",
-		Items: ItemCounts{Read: 1000, Rejected: 1},
+		Items: ItemCounts{Read: 1000, Rejected: 1, Divergent: 3},
 		Tables: map[string]*TableCounts{
 			"customers":   {Shared: true, ExpectedRows: 120, Matched: 119, SharedConflict: 1},
 			"orders":      {ExpectedRows: 999, Matched: 997, Missing: 1, Mismatched: 1, Extra: 1, Rejected: 1},

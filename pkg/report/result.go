@@ -45,6 +45,9 @@ type Result struct {
 	// Changed says, in changed-since mode, what the run covered and from
 	// which bookkeeping (absent in other modes).
 	Changed *Changed `json:"changed_since,omitempty"`
+	// SampleBound is, in sample mode, the upper bound on the table's
+	// divergent-item rate the sample supports (absent in other modes).
+	SampleBound *SampleBound `json:"sample_bound,omitempty"`
 	// ExtraPass says whether the pass over PostgreSQL's item keys (rows
 	// whose item is gone from DynamoDB) ran: "done" or "skipped (...)".
 	ExtraPass string `json:"extra_pass"`
@@ -111,6 +114,9 @@ type ItemCounts struct {
 	// Absent counts keys looked up (key file, extra pass) that DynamoDB
 	// does not have.
 	Absent int64 `json:"absent"`
+	// Divergent counts the items read with at least one missing, extra or
+	// mismatched row.
+	Divergent int64 `json:"divergent"`
 }
 
 // TableCounts are one PostgreSQL table's counts. Every expected row is

@@ -749,6 +749,7 @@ func (v *verifier) commit(o *outcome) {
 			v.tupleSum[ti] += hashStr(e.tuple[ti])
 		}
 	}
+	divergent := len(o.findings) > 0 && e.item != nil
 	for i := range o.findings {
 		f := &o.findings[i]
 		c := v.counts[f.ti]
@@ -769,6 +770,7 @@ func (v *verifier) commit(o *outcome) {
 		switch {
 		case sr.status == stMissing:
 			c.Missing++
+			divergent = true
 		case st.conflict:
 			c.SharedConflict++
 			sr.f = nil
@@ -776,12 +778,16 @@ func (v *verifier) commit(o *outcome) {
 			c.Matched++
 		case sr.status == stMismatched:
 			c.Mismatched++
+			divergent = true
 		}
 		if sr.f != nil {
 			v.addFinding(e.key, sr.f)
 		}
 		st.status = sr.status
 		v.shared[sr.ti][sr.ph] = st
+	}
+	if divergent {
+		v.res.Items.Divergent++
 	}
 }
 

@@ -243,6 +243,9 @@ func (v *verifier) finish(ctx context.Context, runErr error) {
 		r.Timing.ItemsPerSecond = float64(r.Items.Read) / r.Timing.DurationSeconds
 	}
 	r.Timing.ConsumedRCU = v.bucket.total()
+	if r.Mode == "sample" {
+		r.SampleBound = report.NewSampleBound(r.Items.Read, r.Items.Divergent)
+	}
 	r.Finish()
 }
 
