@@ -54,6 +54,10 @@ could not read part of the data is never GO), 2 usage error. See docs/verify.md.
 				return usageError{errors.New("--max-rcu, --recheck and --max-divergence must not be negative")}
 			case changedSince != "" && (opts.Sample > 0 || keysFile != ""):
 				return usageError{errors.New("--changed-since excludes --sample and --keys")}
+			case (opts.Resume || opts.Join) && opts.RunName == "":
+				return usageError{errors.New("--resume and --join need --run NAME")}
+			case opts.RunSegments < 0 || opts.RunSegments > 100000:
+				return usageError{errors.New("--run-segments must be between 1 and 100000")}
 			}
 			switch changedSince {
 			case "":
@@ -123,7 +127,11 @@ could not read part of the data is never GO), 2 usage error. See docs/verify.md.
 	f.IntVar(&opts.Sample, "sample", 0, "compare only a random sample of N items")
 	f.StringVar(&keysFile, "keys", "", "compare only the keys in FILE (one per line: a DynamoDB JSON key map, or the plain value of a single-attribute key)")
 	f.StringVar(&changedSince, "changed-since", "", "compare only the items backfill, incremental exports or the stream applied (or deleted) since TIME (RFC 3339) or since last-full, the start of the last GO full run")
-	f.StringVar(&opts.RunName, "run", "", "name the run in the bookkeeping history (verify report --run NAME renders it again)")
+	f.StringVar(&opts.RunName, "run", "", "name the run in the bookkeeping history (verify report --run NAME renders it again); a named full scan is checkpointed")
+	f.BoolVar(&opts.Resume, "resume", false, "continue the unfinished run --run NAME from its checkpoints")
+	f.BoolVar(&opts.Join, "join", false, "read the run --run NAME together with the other processes on it (started if none is)")
+	f.IntVar(&opts.RunSegments, "run-segments", 0, "Scan segments of a new named run, claimed one at a time by the workers of every process (default 4 × --segments)")
+	f.DurationVar(&opts.CheckpointEvery, "checkpoint-every", 10*time.Second, "how often a named run commits each segment's progress")
 	f.IntVar(&opts.Recheck, "recheck", 2, "re-read a suspect on both sides up to N times before it counts")
 	f.DurationVar(&opts.RecheckDelay, "recheck-delay", time.Second, "wait before the first re-read; doubled each time")
 	f.StringVar(&htmlPath, "report", "", "write the HTML report to this file")

@@ -2,8 +2,11 @@ package ledger
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // verifyDDL creates verify's bookkeeping: one row per verify run (its
@@ -12,7 +15,7 @@ import (
 // later runs can start from the last full one (changed-since) and reports
 // can show the trend. Each statement is idempotent.
 func (l *Ledger) verifyDDL() []string {
-	return []string{
+	return append([]string{
 		`CREATE TABLE IF NOT EXISTS ` + l.T("verify_runs") + ` (
 	run_id              bigserial PRIMARY KEY,
 	source_table        text NOT NULL,
@@ -30,7 +33,7 @@ func (l *Ledger) verifyDDL() []string {
 	UNIQUE (source_table, name)
 )`,
 		`CREATE INDEX IF NOT EXISTS verify_runs_table_idx ON ` + l.T("verify_runs") + ` (source_table, started_at)`,
-	}
+	}, l.checkpointDDL()...)
 }
 
 // VerifyRun is one finished verify run as recorded in the bookkeeping.
@@ -196,4 +199,232 @@ func (l *Ledger) ChangedItems(ctx context.Context, db Execer, sourceTable string
 		out = append(out, c)
 	}
 	return out, rows.Err()
+}
+
+// checkpointDDL creates the checkpoints of named verify runs: one row per
+// Scan segment of the run, with the segment's last evaluated key and its
+// counts and findings so far (JSON), committed as the run goes. Each
+// statement is idempotent.
+func (l *Ledger) checkpointDDL() []string {
+	return []string{
+		`ALTER TABLE ` + l.T("verify_runs") + ` ADD COLUMN IF NOT EXISTS segments integer`,
+		`CREATE TABLE IF NOT EXISTS ` + l.T("verify_segments") + ` (
+	run_id     bigint NOT NULL REFERENCES ` + l.T("verify_runs") + ` ON DELETE CASCADE,
+	segment    integer NOT NULL,
+	done       boolean NOT NULL DEFAULT false,
+	last_key   text,
+	state      text,
+	items      bigint NOT NULL DEFAULT 0,
+	worker     text,
+	updated_at timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (run_id, segment)
+)`,
+	}
+}
+
+// RunHandle is a named, checkpointed verify run in progress.
+type RunHandle struct {
+	ID        int64
+	Segments  int
+	StartedAt time.Time
+	// Created: this call created the run (it had no unfinished run).
+	Created bool
+}
+
+// ErrRunUnfinished is returned by OpenVerifyRun when a run of that name is
+// unfinished and the caller asked for a new one.
+var ErrRunUnfinished = errors.New("an unfinished run of that name exists")
+
+// OpenVerifyRun starts or continues the named checkpointed run of
+// sourceTable. With cont false it starts a new run, replacing a finished
+// one of the same name, and fails with ErrRunUnfinished when one is
+// unfinished. With cont true it continues the unfinished run of that name
+// (which must have the same mapping fingerprint), or starts one if there is
+// none; segments is used only when the run is created. Concurrent callers
+// agree on one run.
+func (l *Ledger) OpenVerifyRun(ctx context.Context, db interface {
+	Begin(ctx context.Context) (pgx.Tx, error)
+}, sourceTable, name, fingerprint string, segments int, cont bool) (RunHandle, error) {
+	tx, err := db.Begin(ctx)
+	if err != nil {
+		return RunHandle{}, fmt.Errorf("opening verify run %s: %w", name, err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // after Commit this is a no-op
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('ddb2pg.verify_run:' || $1 || ':' || $2))`,
+		sourceTable, name); err != nil {
+		return RunHandle{}, fmt.Errorf("opening verify run %s: %w", name, err)
+	}
+	var h RunHandle
+	var fp string
+	var finished bool
+	var segs *int32
+	err = tx.QueryRow(ctx, `SELECT run_id, mapping_fingerprint, finished_at IS NOT NULL, segments, started_at
+		FROM `+l.T("verify_runs")+` WHERE source_table = $1 AND name = $2`, sourceTable, name).
+		Scan(&h.ID, &fp, &finished, &segs, &h.StartedAt)
+	switch {
+	case err == pgx.ErrNoRows:
+	case err != nil:
+		return RunHandle{}, fmt.Errorf("opening verify run %s: %w", name, err)
+	case !finished && segs != nil && cont:
+		if fp != fingerprint {
+			return RunHandle{}, fmt.Errorf("verify run %s was started with another mapping (fingerprint %.12s, this one %.12s)", name, fp, fingerprint)
+		}
+		h.Segments = int(*segs)
+		return h, tx.Commit(ctx)
+	case !finished && segs != nil:
+		return RunHandle{}, fmt.Errorf("verify run %s of %s: %w", name, sourceTable, ErrRunUnfinished)
+	default:
+		if _, err := tx.Exec(ctx, `DELETE FROM `+l.T("verify_runs")+` WHERE run_id = $1`, h.ID); err != nil {
+			return RunHandle{}, fmt.Errorf("replacing verify run %s: %w", name, err)
+		}
+	}
+	h = RunHandle{Segments: segments, Created: true}
+	if err := tx.QueryRow(ctx, `INSERT INTO `+l.T("verify_runs")+` (source_table, name, mapping_fingerprint, mode, started_at, segments)
+		VALUES ($1, $2, $3, 'scan', now(), $4) RETURNING run_id, started_at`, sourceTable, name, fingerprint, segments).
+		Scan(&h.ID, &h.StartedAt); err != nil {
+		return RunHandle{}, fmt.Errorf("creating verify run %s: %w", name, err)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO `+l.T("verify_segments")+` (run_id, segment)
+		SELECT $1, s FROM generate_series(0, $2 - 1) AS s`, h.ID, segments); err != nil {
+		return RunHandle{}, fmt.Errorf("creating the segments of verify run %s: %w", name, err)
+	}
+	return h, tx.Commit(ctx)
+}
+
+// SegmentCheckpoint is one segment's progress in a checkpointed run.
+type SegmentCheckpoint struct {
+	Segment int
+	Done    bool
+	LastKey string // "" before the first checkpoint
+	State   string // the verifier's counts and findings (JSON), "" at first
+	Items   int64
+}
+
+// lockKeys are the advisory lock keys of a run's segment (segment -1: the
+// right to finish the run).
+func lockKeys(runID int64, segment int) (int32, int32) {
+	return int32(runID % (1 << 31)), int32(segment)
+}
+
+// ClaimVerifySegment takes the first segment of the run that is not done
+// and that no other session holds, and returns its checkpoint. The claim is
+// a session advisory lock on conn, so it ends when the claimer's
+// connection does (a killed process frees its segments at once); conn must
+// be a dedicated connection, kept for as long as the claim, and
+// ReleaseVerifySegment gives it back. ok is false when no segment is free.
+// The lock is re-entrant within the session: held lists the segments the
+// caller already holds on conn, which are skipped.
+func (l *Ledger) ClaimVerifySegment(ctx context.Context, conn Execer, runID int64, held map[int]bool) (c SegmentCheckpoint, ok bool, err error) {
+	rows, err := conn.Query(ctx, `SELECT segment FROM `+l.T("verify_segments")+` WHERE run_id = $1 AND NOT done ORDER BY segment`, runID)
+	if err != nil {
+		return c, false, fmt.Errorf("listing the segments of verify run %d: %w", runID, err)
+	}
+	var segs []int
+	for rows.Next() {
+		var s int
+		if err := rows.Scan(&s); err != nil {
+			rows.Close()
+			return c, false, fmt.Errorf("listing the segments of verify run %d: %w", runID, err)
+		}
+		segs = append(segs, s)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return c, false, fmt.Errorf("listing the segments of verify run %d: %w", runID, err)
+	}
+	for _, s := range segs {
+		if held[s] {
+			continue
+		}
+		k1, k2 := lockKeys(runID, s)
+		var got bool
+		if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1, $2)`, k1, k2).Scan(&got); err != nil {
+			return c, false, fmt.Errorf("claiming segment %d of verify run %d: %w", s, runID, err)
+		}
+		if !got {
+			continue
+		}
+		var lk, st *string
+		c.Segment = s
+		err := conn.QueryRow(ctx, `SELECT done, last_key, state, items FROM `+l.T("verify_segments")+`
+			WHERE run_id = $1 AND segment = $2`, runID, s).Scan(&c.Done, &lk, &st, &c.Items)
+		if err == nil && c.Done {
+			err = l.ReleaseVerifySegment(ctx, conn, runID, s) // finished meanwhile
+			if err == nil {
+				continue
+			}
+		}
+		if err != nil {
+			return c, false, fmt.Errorf("reading segment %d of verify run %d: %w", s, runID, err)
+		}
+		if lk != nil {
+			c.LastKey = *lk
+		}
+		if st != nil {
+			c.State = *st
+		}
+		return c, true, nil
+	}
+	return c, false, nil
+}
+
+// ReleaseVerifySegment gives up the claim ClaimVerifySegment took on conn.
+func (l *Ledger) ReleaseVerifySegment(ctx context.Context, conn Execer, runID int64, segment int) error {
+	k1, k2 := lockKeys(runID, segment)
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_unlock($1, $2)`, k1, k2); err != nil {
+		return fmt.Errorf("releasing segment %d of verify run %d: %w", segment, runID, err)
+	}
+	return nil
+}
+
+// SaveVerifySegment commits a segment's checkpoint: everything up to
+// lastKey is in state; done marks the segment finished.
+func (l *Ledger) SaveVerifySegment(ctx context.Context, db Execer, runID int64, c SegmentCheckpoint, worker string) error {
+	_, err := db.Exec(ctx, `UPDATE `+l.T("verify_segments")+` SET done = $3, last_key = $4, state = $5, items = $6,
+		worker = $7, updated_at = now() WHERE run_id = $1 AND segment = $2`,
+		runID, c.Segment, c.Done, c.LastKey, c.State, c.Items, worker)
+	if err != nil {
+		return fmt.Errorf("saving the checkpoint of segment %d of verify run %d: %w", c.Segment, runID, err)
+	}
+	return nil
+}
+
+// VerifySegments returns every segment's checkpoint, in segment order.
+func (l *Ledger) VerifySegments(ctx context.Context, db Execer, runID int64) ([]SegmentCheckpoint, error) {
+	rows, err := db.Query(ctx, `SELECT segment, done, coalesce(last_key, ''), coalesce(state, ''), items
+		FROM `+l.T("verify_segments")+` WHERE run_id = $1 ORDER BY segment`, runID)
+	if err != nil {
+		return nil, fmt.Errorf("reading the segments of verify run %d: %w", runID, err)
+	}
+	defer rows.Close()
+	var out []SegmentCheckpoint
+	for rows.Next() {
+		var c SegmentCheckpoint
+		if err := rows.Scan(&c.Segment, &c.Done, &c.LastKey, &c.State, &c.Items); err != nil {
+			return nil, fmt.Errorf("reading the segments of verify run %d: %w", runID, err)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// TryFinishVerifyRun takes, on the dedicated conn, the right to finish the
+// run (render and record its report); false when another session holds it.
+func (l *Ledger) TryFinishVerifyRun(ctx context.Context, conn Execer, runID int64) (bool, error) {
+	k1, k2 := lockKeys(runID, -1)
+	var got bool
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1, $2)`, k1, k2).Scan(&got); err != nil {
+		return false, fmt.Errorf("claiming the finish of verify run %d: %w", runID, err)
+	}
+	return got, nil
+}
+
+// VerifyRunFinished reports whether the run's report is recorded.
+func (l *Ledger) VerifyRunFinished(ctx context.Context, db Execer, runID int64) (bool, error) {
+	var done bool
+	err := db.QueryRow(ctx, `SELECT finished_at IS NOT NULL AND result IS NOT NULL FROM `+l.T("verify_runs")+` WHERE run_id = $1`, runID).Scan(&done)
+	if err != nil {
+		return false, fmt.Errorf("reading verify run %d: %w", runID, err)
+	}
+	return done, nil
 }

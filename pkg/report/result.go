@@ -115,7 +115,8 @@ type ItemCounts struct {
 	// does not have.
 	Absent int64 `json:"absent"`
 	// Divergent counts the items read with at least one missing, extra or
-	// mismatched row.
+	// mismatched row of their own (in a non-shared table: a shared row
+	// belongs to no single item and is counted in its table only).
 	Divergent int64 `json:"divergent"`
 }
 
@@ -243,9 +244,11 @@ type Parameters struct {
 	Sample             int     `json:"sample"`
 	KeysFile           string  `json:"keys_file,omitempty"`
 	ChangedSince       string  `json:"changed_since,omitempty"`
-	Recheck            int     `json:"recheck"`
-	RecheckDelay       string  `json:"recheck_delay"`
-	MaxDivergence      int64   `json:"max_divergence"`
+	// RunSegments is the Scan segment count of a named (checkpointed) run.
+	RunSegments   int    `json:"run_segments,omitempty"`
+	Recheck       int    `json:"recheck"`
+	RecheckDelay  string `json:"recheck_delay"`
+	MaxDivergence int64  `json:"max_divergence"`
 }
 
 // Timing is when the run happened and how fast it went.

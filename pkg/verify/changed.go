@@ -135,7 +135,8 @@ func (v *verifier) changedPass(ctx context.Context) error {
 // logged and leaves the verdict alone.
 func (v *verifier) recordRun(ctx context.Context) {
 	r := v.res
-	if ctx.Err() != nil || r.Mode == "" {
+	if ctx.Err() != nil || r.Mode == "" || (v.runID != 0 && !v.finisher) {
+		// a checkpointed run is recorded by the process that finishes it
 		return
 	}
 	b, err := json.Marshal(r)
@@ -167,8 +168,11 @@ func Stored(ctx context.Context, pool *pgxpool.Pool, ledgerSchema, sourceTable, 
 	if err != nil {
 		return nil, err
 	}
-	if !ok || len(run.Result) == 0 {
+	if !ok {
 		return nil, fmt.Errorf("run %q of table %s in schema %s: %w", name, sourceTable, led.Schema(), ErrNoSuchRun)
+	}
+	if len(run.Result) == 0 {
+		return nil, fmt.Errorf("run %q of table %s is not finished (continue it with --resume): %w", name, sourceTable, ErrNoSuchRun)
 	}
 	var r report.Result
 	if err := json.Unmarshal(run.Result, &r); err != nil {

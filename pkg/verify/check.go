@@ -29,6 +29,8 @@ type entry struct {
 	only    int          // >= 0: compare only this table (extra pass)
 	// prepared: exp, tuple and eligible are computed (prepare ran)
 	prepared bool
+	// claimed: claimShared ran for the entry
+	claimed bool
 
 	reject *mapping.Reject
 	exp    [][]expRow // expected rows per table
@@ -274,9 +276,10 @@ func (v *verifier) claimShared(chunk []*entry) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	for _, e := range chunk {
-		if e.reject != nil {
+		if e.reject != nil || e.claimed {
 			continue
 		}
+		e.claimed = true
 		e.owned = make([][]*expRow, len(v.tables))
 		for ti, tb := range v.tables {
 			if !tb.t.Shared {
@@ -718,12 +721,19 @@ func (v *verifier) addFinding(key ddbitem.Key, f *finding) {
 	}
 }
 
+func (v *verifier) countRead() {
+	v.read.Add(1)
+	if v.live != &v.read {
+		v.live.Add(1)
+	}
+}
+
 // commit adds an outcome to the counts; v.mu is held.
 func (v *verifier) commit(o *outcome) {
 	e := o.e
 	switch {
 	case e.reject != nil:
-		v.read.Add(1)
+		v.countRead()
 		v.res.Items.Rejected++
 		if c, ok := v.res.Tables[e.reject.Table]; ok {
 			c.Rejected++
@@ -738,7 +748,7 @@ func (v *verifier) commit(o *outcome) {
 	case e.item == nil:
 		v.res.Items.Absent++
 	default:
-		v.read.Add(1)
+		v.countRead()
 	}
 	for ti := range v.tables {
 		c := v.counts[ti]
@@ -770,7 +780,6 @@ func (v *verifier) commit(o *outcome) {
 		switch {
 		case sr.status == stMissing:
 			c.Missing++
-			divergent = true
 		case st.conflict:
 			c.SharedConflict++
 			sr.f = nil
@@ -778,12 +787,14 @@ func (v *verifier) commit(o *outcome) {
 			c.Matched++
 		case sr.status == stMismatched:
 			c.Mismatched++
-			divergent = true
 		}
 		if sr.f != nil {
 			v.addFinding(e.key, sr.f)
 		}
 		st.status = sr.status
+		if sr.status != stMatched {
+			st.pk = sr.row
+		}
 		v.shared[sr.ti][sr.ph] = st
 	}
 	if divergent {

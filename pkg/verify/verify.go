@@ -57,8 +57,20 @@ type Options struct {
 	ChangedSince         time.Time
 	ChangedSinceLastFull bool
 	// RunName names the run in the bookkeeping's history (a named run
-	// replaces an earlier run of the same name; see Stored).
-	RunName string
+	// replaces an earlier finished run of the same name; see Stored). A
+	// named full scan is checkpointed: RunSegments Scan segments (default 4
+	// × Segments, fixed when the run is created), each claimed by one
+	// worker of one process at a time, with its last evaluated key, counts
+	// and findings committed every CheckpointEvery (default 10s). Resume
+	// continues an unfinished run of that name (a new run fails while one
+	// is unfinished); Join does the same and is meant for more processes,
+	// possibly on other hosts, reading one run together. The process that
+	// finishes the last segment renders the report; the others wait for it
+	// and return it too.
+	RunName         string
+	RunSegments     int
+	Resume, Join    bool
+	CheckpointEvery time.Duration
 	// Recheck is how often a suspect is re-read before it counts (0: it
 	// counts at once); RecheckDelay the first wait, doubled each time
 	// (default 1s).
@@ -108,6 +120,14 @@ type verifier struct {
 	read    atomic.Int64
 	total   int64
 	started time.Time
+	// live counts the items read by this process for progress: &read, or
+	// the parent's for a segment verifier of a checkpointed run.
+	live *atomic.Int64
+	// checkpointed runs: the run's id, whether this process merged and
+	// finished it, and the report of a run another process finished.
+	runID    int64
+	finisher bool
+	adopted  *report.Result
 }
 
 // Run verifies the table of m. The Result is returned even on error (then
@@ -144,6 +164,7 @@ func Run(ctx context.Context, m *mapping.Mapping, ddb DynamoDB, pool *pgxpool.Po
 	}
 	v := &verifier{m: m, ddb: ddb, pool: pool, opts: opts, bucket: newBucket(opts.MaxRCU), ledger: led,
 		samples: map[string]int{}, started: time.Now()}
+	v.live = &v.read
 	res := &report.Result{
 		SourceTable:   m.Source.Table,
 		MaxDivergence: opts.MaxDivergence,
@@ -173,6 +194,10 @@ func Run(ctx context.Context, m *mapping.Mapping, ddb DynamoDB, pool *pgxpool.Po
 	v.itemsWithRows = make([]int64, len(m.Tables))
 	v.tupleSum = make([]uint64, len(m.Tables))
 	err = v.run(ctx)
+	if errors.Is(err, errAdopted) {
+		*res = *v.adopted
+		return res, nil
+	}
 	v.finish(ctx, err)
 	v.recordRun(ctx)
 	return res, err
@@ -210,6 +235,10 @@ func (v *verifier) run(ctx context.Context) error {
 	}
 	v.res.Mode = "scan"
 	v.total = itemCount
+	if v.opts.RunName != "" {
+		// checkpointed: the extra pass runs in whichever process finishes
+		return v.checkpointedScan(ctx)
+	}
 	t0 := time.Now()
 	if err := v.scanPass(ctx); err != nil {
 		return err
@@ -238,6 +267,10 @@ func (v *verifier) finish(ctx context.Context, runErr error) {
 	now := time.Now()
 	r.Timing.FinishedAt = now.UTC()
 	r.Timing.DurationSeconds = now.Sub(v.started).Seconds()
+	if v.runID != 0 {
+		// a checkpointed run lasts from its creation, interruptions included
+		r.Timing.DurationSeconds = now.Sub(r.Timing.StartedAt).Seconds()
+	}
 	r.Items.Read = v.read.Load()
 	if r.Timing.DurationSeconds > 0 {
 		r.Timing.ItemsPerSecond = float64(r.Items.Read) / r.Timing.DurationSeconds
@@ -256,7 +289,7 @@ func (v *verifier) progress() {
 	v.mu.Lock()
 	rej := v.res.Items.Rejected
 	v.mu.Unlock()
-	v.opts.Progress(progress.Snapshot{Step: "verify", Items: v.read.Load(), ItemsTotal: v.total,
+	v.opts.Progress(progress.Snapshot{Step: "verify", Items: v.live.Load(), ItemsTotal: v.total,
 		Rejected: rej, Elapsed: time.Since(v.started)})
 }
 

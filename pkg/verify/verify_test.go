@@ -32,6 +32,7 @@ type fixture struct {
 	ddb   *dynamodb.Client
 	pool  *pgxpool.Pool
 	table string
+	dsn   string
 	items []ddbitem.Item
 	lines int
 }
@@ -86,7 +87,8 @@ func newFixture(t *testing.T) *fixture {
 	t.Cleanup(func() {
 		f.ddb.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(f.table)}) //nolint:errcheck
 	})
-	pool, err := pgxpool.New(ctx, testPostgres(t))
+	f.dsn = testPostgres(t)
+	pool, err := pgxpool.New(ctx, f.dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
