@@ -138,6 +138,7 @@ could not read part of the data is never GO), 2 usage error. See docs/verify.md.
 	f.StringVar(&jsonPath, "json", "", "write the JSON report to this file")
 	f.StringVar(&mdPath, "markdown", "", "write the Markdown summary to this file")
 	f.Int64Var(&opts.MaxDivergence, "max-divergence", 0, "divergent rows still accepted as GO")
+	f.BoolVar(&opts.OrphansDiverge, "orphans-diverge", false, "count orphaned shared rows (no item refers to them) as divergent rows")
 	f.IntVar(&opts.ChunkSize, "chunk-items", 1000, "items compared per PostgreSQL round trip")
 	f.StringVar(&stateSchema, "state-schema", ledger.DefaultSchema, "schema of ddb2pg's bookkeeping tables")
 	f.StringVar(&progressMode, "progress", "auto", "progress display: auto, bar, log or none")

@@ -76,3 +76,16 @@ func TestSampleBoundInEveryFormat(t *testing.T) {
 		t.Errorf("JSON report:\n%s", b.String())
 	}
 }
+
+// Orphaned rows are shown but count as divergence only when asked.
+func TestOrphansDiverge(t *testing.T) {
+	r := fixed()
+	if r.DivergentRows != 3 {
+		t.Fatalf("divergent rows %d, want 3 (orphans not counted)", r.DivergentRows)
+	}
+	r.OrphansDiverge = true
+	r.Finish()
+	if r.DivergentRows != 5 || r.Verdict != NOGO {
+		t.Fatalf("with orphans counted: %d divergent, %s", r.DivergentRows, r.Verdict)
+	}
+}

@@ -109,7 +109,8 @@ var htmlTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 		}
 		return fmt.Sprintf("%.1fs", *f)
 	},
-	"add": func(a, b int) int { return a + b },
+	"add":     func(a, b int) int { return a + b },
+	"orphans": orphanPass,
 }).Parse(`<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -148,7 +149,7 @@ dt{color:#5b6473}dd{margin:0}
 <h1>ddb2pg verify — DynamoDB table {{.SourceTable}}</h1>
 <p><strong>{{.DivergentRows}} divergent rows</strong> (missing + extra + mismatched), {{.MaxDivergence}} allowed.
 {{.Items.Read}} items read ({{.Mode}} mode), {{.Items.Rejected}} rejected by the mapping.</p>
-<p>{{.Timing.StartedAt.Format "2006-01-02 15:04:05 MST"}} · {{f1 .Timing.DurationSeconds}} s · extra-row pass: {{.ExtraPass}}</p>
+<p>{{.Timing.StartedAt.Format "2006-01-02 15:04:05 MST"}} · {{f1 .Timing.DurationSeconds}} s · extra-row pass: {{.ExtraPass}} · orphan pass: {{orphans .Result}}</p>
 {{if .Changed}}<p id="changed">Changed since: {{.Changed.Describe}}.</p>{{end}}
 {{if .SampleBound}}<p id="sample-bound">Sample: {{.SampleBound.Describe}}.</p>{{end}}
 </div>
@@ -157,11 +158,11 @@ dt{color:#5b6473}dd{margin:0}
 
 <h2>Tables</h2>
 <table>
-<tr><th>table</th><th>expected rows</th><th>matched</th><th>missing</th><th>extra</th><th>mismatched</th><th>rejected</th><th>shared conflict</th></tr>
+<tr><th>table</th><th>expected rows</th><th>matched</th><th>missing</th><th>extra</th><th>mismatched</th><th>rejected</th><th>shared conflict</th><th>orphaned</th></tr>
 {{range .Tables}}<tr><td><code>{{.Name}}</code>{{if .Shared}} <span class="note">(shared)</span>{{end}}</td>
 <td class="n">{{.ExpectedRows}}</td><td class="n">{{.Matched}}</td>
 <td class="n{{if .Missing}} bad{{end}}">{{.Missing}}</td><td class="n{{if .Extra}} bad{{end}}">{{.Extra}}</td>
-<td class="n{{if .Mismatched}} bad{{end}}">{{.Mismatched}}</td><td class="n">{{.Rejected}}</td><td class="n">{{.SharedConflict}}</td></tr>
+<td class="n{{if .Mismatched}} bad{{end}}">{{.Mismatched}}</td><td class="n">{{.Rejected}}</td><td class="n">{{.SharedConflict}}</td><td class="n">{{.Orphaned}}</td></tr>
 {{end}}</table>
 
 <div class="card" style="margin-top:12px">

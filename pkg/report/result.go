@@ -22,6 +22,9 @@ const (
 	Extra          = "extra"
 	Mismatched     = "mismatched"
 	SharedConflict = "shared_conflict"
+	// Orphaned: a row of a shared table no item refers to; not divergence
+	// unless the run counts it (OrphansDiverge).
+	Orphaned = "orphaned"
 )
 
 // Result is everything one verify run found. Its JSON form is the --json
@@ -30,9 +33,11 @@ type Result struct {
 	// Verdict is "GO" when the run read everything it set out to read and
 	// DivergentRows <= MaxDivergence, "NO-GO" otherwise.
 	Verdict string `json:"verdict"`
-	// DivergentRows is missing + extra + mismatched over every table.
-	DivergentRows int64 `json:"divergent_rows"`
-	MaxDivergence int64 `json:"max_divergence"`
+	// DivergentRows is missing + extra + mismatched over every table (+
+	// orphaned when OrphansDiverge).
+	DivergentRows  int64 `json:"divergent_rows"`
+	MaxDivergence  int64 `json:"max_divergence"`
+	OrphansDiverge bool  `json:"orphans_diverge"`
 	// Complete is false when part of the data could not be read (Error
 	// says why); such a run is never GO.
 	Complete bool   `json:"complete"`
@@ -51,6 +56,9 @@ type Result struct {
 	// ExtraPass says whether the pass over PostgreSQL's item keys (rows
 	// whose item is gone from DynamoDB) ran: "done" or "skipped (...)".
 	ExtraPass string `json:"extra_pass"`
+	// OrphanPass says whether the shared tables were read for rows no item
+	// refers to: "done" or "skipped (...)".
+	OrphanPass string `json:"orphan_pass"`
 
 	Items  ItemCounts              `json:"items"`
 	Tables map[string]*TableCounts `json:"tables"`
@@ -132,6 +140,8 @@ type TableCounts struct {
 	Mismatched     int64 `json:"mismatched"`
 	Rejected       int64 `json:"rejected"`
 	SharedConflict int64 `json:"shared_conflict"`
+	// Orphaned counts rows of a shared table no item read refers to.
+	Orphaned int64 `json:"orphaned"`
 }
 
 // Divergent returns missing + extra + mismatched.
@@ -266,6 +276,9 @@ func (r *Result) Finish() {
 	r.DivergentRows = 0
 	for _, c := range r.Tables {
 		r.DivergentRows += c.Divergent()
+		if r.OrphansDiverge {
+			r.DivergentRows += c.Orphaned
+		}
 	}
 	if r.Complete && r.Error == "" && r.DivergentRows <= r.MaxDivergence {
 		r.Verdict = GO

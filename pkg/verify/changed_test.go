@@ -199,3 +199,37 @@ func TestChangedSince(t *testing.T) {
 		t.Errorf("full run samples:\n%s", sampleKeys(res))
 	}
 }
+
+// A shared row no item refers to is reported as orphaned: not divergence
+// unless OrphansDiverge; only a run that reads every item looks for them.
+func TestOrphanedSharedRows(t *testing.T) {
+	f := newFixture(t)
+	f.exec(t, `INSERT INTO customers (id, name) VALUES ('c-77', 'Nobody''s')`)
+	for _, tc := range []struct {
+		name     string
+		opts     Options
+		orphaned int64
+		verdict  string
+	}{
+		{"full", Options{Segments: 2}, 1, report.GO},
+		{"counted", Options{Segments: 2, OrphansDiverge: true}, 1, report.NOGO},
+		{"named", namedOpts("orphans"), 1, report.GO},
+		{"sample", Options{Segments: 2, Sample: nItems}, 0, report.GO},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res := f.run(t, tc.opts)
+			c := res.Tables["customers"]
+			if c.Orphaned != tc.orphaned || res.Verdict != tc.verdict || c.Matched != 5 {
+				dump(t, res)
+				t.Fatalf("orphaned %d verdict %s", c.Orphaned, res.Verdict)
+			}
+			if tc.orphaned > 0 {
+				if res.OrphanPass != "done" || !strings.Contains(sampleKeys(res), "orphaned customers") {
+					t.Errorf("orphan pass %q, samples:\n%s", res.OrphanPass, sampleKeys(res))
+				}
+			} else if !strings.HasPrefix(res.OrphanPass, "skipped") {
+				t.Errorf("orphan pass %q", res.OrphanPass)
+			}
+		})
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"sort"
@@ -832,4 +833,44 @@ func sortSamples(r *report.Result, m *mapping.Mapping) {
 		return a.Column < b.Column
 	})
 	sort.SliceStable(r.Rejected, func(i, j int) bool { return r.Rejected[i].Key < r.Rejected[j].Key })
+}
+
+// orphanPass reads every row of the shared tables: a row no item read in
+// this run refers to is orphaned (a customer whose last order was deleted).
+// Only a run that read every item can tell.
+func (v *verifier) orphanPass(ctx context.Context) error {
+	g, gctx := errgroup.WithContext(ctx)
+	for ti, tb := range v.tables {
+		if !tb.t.Shared {
+			continue
+		}
+		g.Go(func() error {
+			rows, err := v.pool.Query(gctx, "SELECT "+strings.Join(tb.sel, ", ")+" FROM "+tb.t.Ident.Sanitize())
+			if err != nil {
+				return fmt.Errorf("reading the rows of shared table %s: %w", tb.name, err)
+			}
+			defer rows.Close()
+			all := allCols(tb.t)
+			dest := tb.dest(all)
+			for rows.Next() {
+				r, err := tb.scanInto(rows, all, dest)
+				if err != nil {
+					return err
+				}
+				ph := hashStr(tupleOf(r, tb.t.PKIndexes))
+				v.mu.Lock()
+				if _, ok := v.shared[ti][ph]; !ok {
+					v.counts[ti].Orphaned++
+					v.addSample(report.Sample{Table: tb.name, Class: report.Orphaned, Row: pgPKJSON(tb.t, r),
+						PostgresValue: strp(rowJSON(tb.t, all, r.vals, r.nulls))})
+				}
+				v.mu.Unlock()
+			}
+			if err := rows.Err(); err != nil {
+				return fmt.Errorf("reading the rows of shared table %s: %w", tb.name, err)
+			}
+			return nil
+		})
+	}
+	return g.Wait()
 }

@@ -418,7 +418,7 @@ func (v *verifier) finishRun(ctx context.Context, h ledger.RunHandle, conn ledge
 				return err
 			}
 			v.res.ExtraPass = "done"
-			return nil
+			return v.runOrphanPass(ctx)
 		}
 	}
 	for {

@@ -78,6 +78,9 @@ type Options struct {
 	RecheckDelay time.Duration
 	// MaxDivergence is the largest number of divergent rows that is still GO.
 	MaxDivergence int64
+	// OrphansDiverge counts orphaned shared rows (rows of a shared table no
+	// item refers to, found by a full run) as divergent rows.
+	OrphansDiverge bool
 	// LedgerSchema is the bookkeeping schema (default "ddb2pg").
 	LedgerSchema string
 	// ChunkSize is how many items are looked up per PostgreSQL query
@@ -166,11 +169,12 @@ func Run(ctx context.Context, m *mapping.Mapping, ddb DynamoDB, pool *pgxpool.Po
 		samples: map[string]int{}, started: time.Now()}
 	v.live = &v.read
 	res := &report.Result{
-		SourceTable:   m.Source.Table,
-		MaxDivergence: opts.MaxDivergence,
-		Tables:        map[string]*report.TableCounts{},
-		Samples:       []report.Sample{},
-		Rejected:      []report.Rejected{},
+		SourceTable:    m.Source.Table,
+		MaxDivergence:  opts.MaxDivergence,
+		OrphansDiverge: opts.OrphansDiverge,
+		Tables:         map[string]*report.TableCounts{},
+		Samples:        []report.Sample{},
+		Rejected:       []report.Rejected{},
 		Parameters: report.Parameters{
 			Mapping: m.File, MappingFingerprint: m.Fingerprint(), Segments: opts.Segments, MaxRCU: opts.MaxRCU,
 			ConsistentRead: opts.ConsistentRead, Sample: opts.Sample, KeysFile: opts.KeysFile,
@@ -218,6 +222,7 @@ func (v *verifier) run(ctx context.Context) error {
 		}
 	}
 	itemCount := aws.ToInt64(desc.Table.ItemCount)
+	v.res.OrphanPass = "skipped (only a full run sees every item that refers to a shared row)"
 	switch {
 	case v.opts.Keys != nil:
 		v.res.Mode = "keys"
@@ -250,6 +255,15 @@ func (v *verifier) run(ctx context.Context) error {
 	}
 	v.opts.Logger.Debug("verify: extra pass done", "seconds", time.Since(t1).Seconds())
 	v.res.ExtraPass = "done"
+	return v.runOrphanPass(ctx)
+}
+
+// runOrphanPass runs the orphan pass after a run that read every item.
+func (v *verifier) runOrphanPass(ctx context.Context) error {
+	if err := v.orphanPass(ctx); err != nil {
+		return err
+	}
+	v.res.OrphanPass = "done"
 	return nil
 }
 
