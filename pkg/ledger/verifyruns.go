@@ -144,15 +144,17 @@ func (l *Ledger) VerifyRunByName(ctx context.Context, db Execer, sourceTable, na
 	return r, true, nil
 }
 
-// VerifyHistory lists the latest runs of sourceTable under the mapping with
-// this fingerprint, oldest first, at most limit of them (Result left nil).
+// VerifyHistory lists the latest finished runs of sourceTable under the
+// mapping with this fingerprint, oldest first, at most limit of them
+// (Result left nil).
 func (l *Ledger) VerifyHistory(ctx context.Context, db Execer, sourceTable, fingerprint string, limit int) ([]VerifyRun, error) {
 	ok, err := l.HasTable(ctx, db, "verify_runs")
 	if err != nil || !ok {
 		return nil, err
 	}
 	rows, err := db.Query(ctx, `SELECT * FROM (SELECT `+verifyRunCols+` FROM `+l.T("verify_runs")+`
-		WHERE source_table = $1 AND mapping_fingerprint = $2 ORDER BY started_at DESC, run_id DESC LIMIT $3) AS h
+		WHERE source_table = $1 AND mapping_fingerprint = $2 AND finished_at IS NOT NULL
+		ORDER BY started_at DESC, run_id DESC LIMIT $3) AS h
 		ORDER BY started_at, run_id`, sourceTable, fingerprint, limit)
 	if err != nil {
 		return nil, fmt.Errorf("reading the verify history of %s: %w", sourceTable, err)

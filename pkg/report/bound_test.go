@@ -5,6 +5,7 @@ import (
 	"math"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestBinomialUpper(t *testing.T) {
@@ -87,5 +88,34 @@ func TestOrphansDiverge(t *testing.T) {
 	r.Finish()
 	if r.DivergentRows != 5 || r.Verdict != NOGO {
 		t.Fatalf("with orphans counted: %d divergent, %s", r.DivergentRows, r.Verdict)
+	}
+}
+
+// The HTML report charts the earlier runs and this one; without earlier
+// runs there is no History section.
+func TestHTMLHistory(t *testing.T) {
+	r := fixed()
+	var b strings.Builder
+	if err := WriteHTML(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(b.String(), `id="history"`) {
+		t.Fatal("History section without earlier runs")
+	}
+	t0 := r.Timing.StartedAt
+	for i := range 30 {
+		r.History = append(r.History, HistoryRun{Mode: "scan", StartedAt: t0.Add(time.Duration(i-30) * time.Hour),
+			Verdict: NOGO, Complete: true, DivergentRows: int64(1000 - 30*i), ItemsRead: 1000})
+	}
+	b.Reset()
+	if err := WriteHTML(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	html := b.String()
+	if !strings.Contains(html, `id="history"`) || strings.Count(html, "divergent rows, ") != 31 {
+		t.Fatalf("History: %d bars", strings.Count(html, "divergent rows, "))
+	}
+	if !strings.Contains(html, "NO-GO: 1000 divergent rows") || !strings.Contains(html, "NO-GO: 3 divergent rows, 1000 items") {
+		t.Errorf("History bars lack the runs' counts")
 	}
 }

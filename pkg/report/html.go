@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"math"
 )
 
 // WriteHTML writes the report as one self-contained HTML page: inline CSS,
@@ -27,6 +28,7 @@ type chartRow struct {
 
 type htmlView struct {
 	*Result
+	HistoryBars []historyBar
 	Tables      []tableView
 	Chart       []chartRow
 	ChartHeight int
@@ -86,6 +88,7 @@ func newHTMLView(r *Result) *htmlView {
 		v.Chart = append(v.Chart, row)
 	}
 	v.ChartHeight = 30 + len(v.Chart)*34 + 10
+	v.HistoryBars = historyBars(r)
 	x := chartX
 	for _, c := range classColors {
 		v.Legend = append(v.Legend, legendItem{X: x, Class: c.class, Label: c.label})
@@ -175,6 +178,14 @@ dt{color:#5b6473}dd{margin:0}
 {{end}}</svg>
 </div>
 
+{{if .HistoryBars}}<h2>History</h2>
+<p class="note">Divergent rows of the earlier runs of this table under this mapping, oldest first; this run is the last bar.</p>
+<div class="card"><svg xmlns="http://www.w3.org/2000/svg" width="100%" viewBox="0 0 860 150" role="img" aria-label="divergent rows per run" id="history">
+<line x1="0" y1="120" x2="860" y2="120" stroke="#dfe3ea"/>
+{{range .HistoryBars}}<rect x="{{.X}}" y="{{.Y}}" width="{{.W}}" height="{{.H}}" class="{{if .GO}}s-matched{{else}}s-missing{{end}}"><title>{{.Title}}</title></rect>
+<text x="{{.X}}" y="{{add .Y -4}}">{{.Divergent}}</text><text x="{{.X}}" y="136">{{.Label}}</text>
+{{end}}</svg></div>
+{{end}}
 <h2>Differences</h2>
 {{if .Samples}}<table>
 <tr><th>class</th><th>table / row</th><th>item</th><th>column</th><th>DynamoDB (mapping)</th><th>PostgreSQL</th></tr>
@@ -227,3 +238,46 @@ dt{color:#5b6473}dd{margin:0}
 </dl></div>
 </main></body></html>
 `))
+
+// historyBar is one run in the History chart.
+type historyBar struct {
+	X, Y, W, H int
+	GO         bool
+	Divergent  int64
+	Label      string
+	Title      string
+}
+
+// historyBars lays out the earlier runs and this one as bars whose height
+// grows with the divergent rows (square root, so one bad row still shows
+// next to thousands); none when there is no earlier run.
+func historyBars(r *Result) []historyBar {
+	if len(r.History) == 0 {
+		return nil
+	}
+	runs := append(append([]HistoryRun{}, r.History...), HistoryRun{Mode: r.Mode, StartedAt: r.Timing.StartedAt,
+		Verdict: r.Verdict, Complete: r.Complete, DivergentRows: r.DivergentRows, ItemsRead: r.Items.Read,
+		DurationSeconds: r.Timing.DurationSeconds})
+	var top float64 = 1
+	for _, h := range runs {
+		top = max(top, math.Sqrt(float64(h.DivergentRows)))
+	}
+	w := max(2, min(60, 860/len(runs)-6))
+	step := (80 + w + 5) / (w + 6) // a date label needs about 80px
+	var out []historyBar
+	for i, h := range runs {
+		height := 4 + int(96*math.Sqrt(float64(h.DivergentRows))/top)
+		if h.DivergentRows == 0 {
+			height = 2
+		}
+		label := ""
+		if i%step == 0 || i == len(runs)-1 {
+			label = h.StartedAt.Format("01-02 15:04")
+		}
+		out = append(out, historyBar{X: i * (w + 6), Y: 120 - height, W: w, H: height, GO: h.Verdict == GO,
+			Divergent: h.DivergentRows, Label: label,
+			Title: fmt.Sprintf("%s %s, %s: %d divergent rows, %d items, %.1fs", h.StartedAt.Format("2006-01-02 15:04:05Z07:00"),
+				h.Mode, h.Verdict, h.DivergentRows, h.ItemsRead, h.DurationSeconds)})
+	}
+	return out
+}

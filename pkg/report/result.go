@@ -81,6 +81,21 @@ type Result struct {
 	Stream     Stream     `json:"stream"`
 	Parameters Parameters `json:"parameters"`
 	Timing     Timing     `json:"timing"`
+	// History lists the earlier finished runs of the same table and
+	// mapping, oldest first (at most 20).
+	History []HistoryRun `json:"history,omitempty"`
+}
+
+// HistoryRun is one earlier verify run.
+type HistoryRun struct {
+	Name            string    `json:"name,omitempty"`
+	Mode            string    `json:"mode"`
+	StartedAt       time.Time `json:"started_at"`
+	Verdict         string    `json:"verdict"`
+	Complete        bool      `json:"complete"`
+	DivergentRows   int64     `json:"divergent_rows"`
+	ItemsRead       int64     `json:"items_read"`
+	DurationSeconds float64   `json:"duration_seconds"`
 }
 
 // Changed is the coverage of a changed-since run: the items whose applied

@@ -232,4 +232,17 @@ func TestOrphanedSharedRows(t *testing.T) {
 			}
 		})
 	}
+	// the four runs above are this run's history, oldest first
+	res := f.run(t, Options{Segments: 2})
+	if len(res.History) != 4 || res.History[0].Verdict != report.GO || res.History[1].Verdict != report.NOGO ||
+		res.History[1].DivergentRows != 1 || res.History[2].Name != "orphans" || res.History[3].Mode != "sample" {
+		t.Fatalf("history: %+v", res.History)
+	}
+	var b strings.Builder
+	if err := report.WriteHTML(&b, res); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Count(b.String(), "divergent rows, "); !strings.Contains(b.String(), `id="history"`) || got != 5 {
+		t.Errorf("HTML history: %d bars", got)
+	}
 }
