@@ -231,6 +231,9 @@ type RunHandle struct {
 	StartedAt time.Time
 	// Created: this call created the run (it had no unfinished run).
 	Created bool
+	// Finished: the run asked to be continued is already finished (its
+	// report is recorded); nothing is left to read.
+	Finished bool
 }
 
 // ErrRunUnfinished is returned by OpenVerifyRun when a run of that name is
@@ -240,10 +243,10 @@ var ErrRunUnfinished = errors.New("an unfinished run of that name exists")
 // OpenVerifyRun starts or continues the named checkpointed run of
 // sourceTable. With cont false it starts a new run, replacing a finished
 // one of the same name, and fails with ErrRunUnfinished when one is
-// unfinished. With cont true it continues the unfinished run of that name
-// (which must have the same mapping fingerprint), or starts one if there is
-// none; segments is used only when the run is created. Concurrent callers
-// agree on one run.
+// unfinished. With cont true it continues the run of that name (which must
+// have the same mapping fingerprint; Finished says when it has already
+// finished), or starts one if there is none; segments is used only when
+// the run is created. Concurrent callers agree on one run.
 func (l *Ledger) OpenVerifyRun(ctx context.Context, db interface {
 	Begin(ctx context.Context) (pgx.Tx, error)
 }, sourceTable, name, fingerprint string, segments int, cont bool) (RunHandle, error) {
@@ -267,11 +270,11 @@ func (l *Ledger) OpenVerifyRun(ctx context.Context, db interface {
 	case err == pgx.ErrNoRows:
 	case err != nil:
 		return RunHandle{}, fmt.Errorf("opening verify run %s: %w", name, err)
-	case !finished && segs != nil && cont:
+	case segs != nil && cont:
 		if fp != fingerprint {
 			return RunHandle{}, fmt.Errorf("verify run %s was started with another mapping (fingerprint %.12s, this one %.12s)", name, fp, fingerprint)
 		}
-		h.Segments = int(*segs)
+		h.Segments, h.Finished = int(*segs), finished
 		return h, tx.Commit(ctx)
 	case !finished && segs != nil:
 		return RunHandle{}, fmt.Errorf("verify run %s of %s: %w", name, sourceTable, ErrRunUnfinished)

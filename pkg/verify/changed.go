@@ -135,8 +135,9 @@ func (v *verifier) changedPass(ctx context.Context) error {
 // logged and leaves the verdict alone.
 func (v *verifier) recordRun(ctx context.Context) {
 	r := v.res
-	if ctx.Err() != nil || r.Mode == "" || (v.runID != 0 && !v.finisher) {
+	if ctx.Err() != nil || r.Mode == "" || (v.opts.RunName != "" && r.Mode == "scan" && !v.finisher) {
 		// a checkpointed run is recorded by the process that finishes it
+		// (never by one that failed, or was refused, on the way)
 		return
 	}
 	b, err := json.Marshal(r)

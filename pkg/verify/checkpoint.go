@@ -138,6 +138,15 @@ func (v *verifier) checkpointedScan(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if h.Finished {
+		// resumed or joined after the end: the run's report stands
+		r, err := Stored(ctx, v.pool, v.opts.LedgerSchema, v.m.Source.Table, v.opts.RunName)
+		if err != nil {
+			return err
+		}
+		v.adopted = r
+		return errAdopted
+	}
 	v.runID = h.ID
 	v.res.Parameters.RunSegments = h.Segments
 	v.res.Timing.StartedAt = h.StartedAt.UTC()
@@ -335,8 +344,14 @@ func (v *verifier) readSegment(ctx context.Context, h ledger.RunHandle, c ledger
 					return false, err
 				}
 				chunk, sl = nil, &slab{}
-				inflight.Wait()
-				if gctx.Err() != nil {
+				// every chunk sent is compared before the checkpoint; a
+				// comparer that failed leaves its chunk unfinished, so wait
+				// for the group's end too (the chunks are drained below)
+				drained := make(chan struct{})
+				go func() { inflight.Wait(); close(drained) }()
+				select {
+				case <-drained:
+				case <-gctx.Done():
 					return false, gctx.Err()
 				}
 				if err := save(lastKey, false); err != nil {
@@ -351,7 +366,11 @@ func (v *verifier) readSegment(ctx context.Context, h ledger.RunHandle, c ledger
 		}
 		return send(chunk)
 	})
-	if err := g.Wait(); err != nil {
+	err := g.Wait()
+	for range chunks {
+		inflight.Done() // chunks no comparer took after a failure
+	}
+	if err != nil {
 		return err
 	}
 	return save("", true)
