@@ -179,29 +179,42 @@ type ChangedItem struct {
 	Deleted bool   // the applied version is a delete (tombstone)
 }
 
-// ChangedItems returns, in key order, up to limit items of sourceTable
-// whose applied version was recorded (items.applied_at, the writing
-// transaction's start) at or after since, with keys after the given one
-// ("" to start). Call again with the last key returned until fewer than
-// limit come back.
-func (l *Ledger) ChangedItems(ctx context.Context, db Execer, sourceTable string, since time.Time, after string, limit int) ([]ChangedItem, error) {
+// ChangedItems streams the items of sourceTable whose applied version was
+// recorded (items.applied_at, the writing transaction's start) at or after
+// since, in no particular order, in one pass over the table's bookkeeping.
+// The caller reads them with Next and must Close them; db stays busy until
+// then.
+func (l *Ledger) ChangedItems(ctx context.Context, db Execer, sourceTable string, since time.Time) (*ChangedRows, error) {
 	rows, err := db.Query(ctx, `SELECT item_key, origin, deleted FROM `+l.T("items")+`
-		WHERE source_table = $1 AND item_key > $2 AND applied_at >= $3 ORDER BY item_key LIMIT $4`,
-		sourceTable, after, since, limit)
+		WHERE source_table = $1 AND applied_at >= $2`, sourceTable, since)
 	if err != nil {
 		return nil, fmt.Errorf("reading the items of %s changed since %s: %w", sourceTable, since.Format(time.RFC3339), err)
 	}
-	defer rows.Close()
-	out := make([]ChangedItem, 0, limit)
-	for rows.Next() {
-		var c ChangedItem
-		if err := rows.Scan(&c.Key, &c.Origin, &c.Deleted); err != nil {
-			return nil, fmt.Errorf("reading changed items of %s: %w", sourceTable, err)
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return &ChangedRows{rows: rows, table: sourceTable}, nil
 }
+
+// ChangedRows are the rows ChangedItems streams.
+type ChangedRows struct {
+	rows  pgx.Rows
+	table string
+}
+
+// Next returns the next changed item; ok is false at the end.
+func (c *ChangedRows) Next() (it ChangedItem, ok bool, err error) {
+	if !c.rows.Next() {
+		if err := c.rows.Err(); err != nil {
+			return it, false, fmt.Errorf("reading changed items of %s: %w", c.table, err)
+		}
+		return it, false, nil
+	}
+	if err := c.rows.Scan(&it.Key, &it.Origin, &it.Deleted); err != nil {
+		return it, false, fmt.Errorf("reading changed items of %s: %w", c.table, err)
+	}
+	return it, true, nil
+}
+
+// Close ends the stream.
+func (c *ChangedRows) Close() { c.rows.Close() }
 
 // checkpointDDL creates the checkpoints of named verify runs: one row per
 // Scan segment of the run, with the segment's last evaluated key and its
@@ -411,6 +424,15 @@ func (l *Ledger) VerifySegments(ctx context.Context, db Execer, runID int64) ([]
 		out = append(out, c)
 	}
 	return out, rows.Err()
+}
+
+// VerifySegmentsLeft counts the run's segments not done yet.
+func (l *Ledger) VerifySegmentsLeft(ctx context.Context, db Execer, runID int64) (int, error) {
+	var n int
+	if err := db.QueryRow(ctx, `SELECT count(*) FROM `+l.T("verify_segments")+` WHERE run_id = $1 AND NOT done`, runID).Scan(&n); err != nil {
+		return 0, fmt.Errorf("reading the segments of verify run %d: %w", runID, err)
+	}
+	return n, nil
 }
 
 // TryFinishVerifyRun takes, on the dedicated conn, the right to finish the

@@ -173,6 +173,8 @@ func BenchmarkVerifyVsScan(b *testing.B) {
 // (target <= 5%).
 func benchNamedAndChanged(ctx context.Context, b *testing.B, m *mapping.Mapping, db *dynamodb.Client, pool *pgxpool.Pool,
 	n, segments int, plain time.Duration) {
+	// the default interval; DDB2PG_BENCH_CHECKPOINT_MS sets another
+	checkpointEvery := time.Duration(envInt("DDB2PG_BENCH_CHECKPOINT_MS", 10000)) * time.Millisecond
 	prevGC := debug.SetGCPercent(GCPercent)
 	prevLimit := debug.SetMemoryLimit(MemoryLimit(segments))
 	defer debug.SetGCPercent(prevGC)
@@ -196,7 +198,7 @@ func benchNamedAndChanged(ctx context.Context, b *testing.B, m *mapping.Mapping,
 		}
 		start = time.Now()
 		res, err = Run(ctx, m, db, pool, Options{Segments: segments, RunSegments: segments, RunName: fmt.Sprint("bench-", round),
-			CheckpointEvery: time.Second})
+			CheckpointEvery: checkpointEvery})
 		if took := time.Since(start); named == 0 || took < named {
 			named = took
 		}
@@ -211,7 +213,7 @@ func benchNamedAndChanged(ctx context.Context, b *testing.B, m *mapping.Mapping,
 		b.Fatal(err)
 	}
 	b.ReportMetric(named.Seconds()/plainBest.Seconds()-1, "checkpoint-cost")
-	b.Logf("named (checkpointed every 1s) full run %v vs plain %v: cost %+.1f%% (target <= 5%%)", named.Round(time.Millisecond),
+	b.Logf("named (checkpointed every %v) full run %v vs plain %v: cost %+.1f%% (target <= 5%%)", checkpointEvery, named.Round(time.Millisecond),
 		plainBest.Round(time.Millisecond), 100*(named.Seconds()/plainBest.Seconds()-1))
 	plain = plainBest
 

@@ -21,9 +21,6 @@ import (
 // full run and committed during it is still covered.
 var lastFullMargin = time.Minute
 
-// changedPage is how many keys are read from the bookkeeping at a time.
-const changedPage = 5000
-
 // resolveChangedSince fills in the coverage header of a changed-since run:
 // the time from the options or from the last complete GO full run.
 func (v *verifier) resolveChangedSince(ctx context.Context) (*report.Changed, error) {
@@ -57,40 +54,23 @@ func (v *verifier) resolveChangedSince(ctx context.Context) (*report.Changed, er
 }
 
 // changedKeys yields the keys of the items the bookkeeping recorded as
-// applied at or after a time, page by page in key order, counting them into
-// the coverage header as it goes.
+// applied at or after a time, streamed in one pass, counting them into the
+// coverage header as it goes.
 type changedKeys struct {
-	ctx   context.Context
-	led   *ledger.Ledger
-	pool  *pgxpool.Pool
+	rows  *ledger.ChangedRows
 	m     *mapping.Mapping
-	table string
-	cov   *report.Changed
 	count func(ledger.ChangedItem) // under the verifier's lock
-
-	page []ledger.ChangedItem
-	last string
-	done bool
 }
 
 // Next returns the next changed item's key attributes.
 func (c *changedKeys) Next() (ddbitem.Item, error) {
-	for len(c.page) == 0 {
-		if c.done {
-			return nil, errEOF
-		}
-		page, err := c.led.ChangedItems(c.ctx, c.pool, c.table, c.cov.Since, c.last, changedPage)
-		if err != nil {
-			return nil, err
-		}
-		c.done = len(page) < changedPage
-		if len(page) > 0 {
-			c.last = page[len(page)-1].Key
-		}
-		c.page = page
+	it, ok, err := c.rows.Next()
+	if err != nil {
+		return nil, err
 	}
-	it := c.page[0]
-	c.page = c.page[1:]
+	if !ok {
+		return nil, errEOF
+	}
 	c.count(it)
 	k, err := c.m.KeyItem(ddbitem.Key(it.Key))
 	if err != nil {
@@ -112,7 +92,17 @@ func (v *verifier) changedPass(ctx context.Context) error {
 	if cov.From == "last-full" {
 		v.res.Parameters.ChangedSince = "last-full (" + v.res.Parameters.ChangedSince + ")"
 	}
-	src := &changedKeys{ctx: ctx, led: v.ledger, pool: v.pool, m: v.m, table: v.m.Source.Table, cov: cov,
+	conn, err := v.pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("connecting to read the bookkeeping: %w", err)
+	}
+	defer conn.Release()
+	rows, err := v.ledger.ChangedItems(ctx, conn, v.m.Source.Table, cov.Since)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	src := &changedKeys{rows: rows, m: v.m,
 		count: func(it ledger.ChangedItem) {
 			v.mu.Lock()
 			defer v.mu.Unlock()

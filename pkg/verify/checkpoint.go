@@ -199,15 +199,15 @@ func (v *verifier) checkpointedScan(ctx context.Context) error {
 	// read by other processes. Wait for them (a killed process's segments
 	// become free and are read here), then one process finishes the run.
 	for {
-		segs, err := v.ledger.VerifySegments(ctx, v.pool, h.ID)
+		left, err := v.ledger.VerifySegmentsLeft(ctx, v.pool, h.ID)
 		if err != nil {
 			return err
 		}
-		all := true
-		for _, s := range segs {
-			all = all && s.Done
-		}
-		if all {
+		if left == 0 {
+			segs, err := v.ledger.VerifySegments(ctx, v.pool, h.ID)
+			if err != nil {
+				return err
+			}
 			return v.finishRun(ctx, h, lockConn, segs)
 		}
 		c, ok, err := v.ledger.ClaimVerifySegment(ctx, lockConn, h.ID, nil)
