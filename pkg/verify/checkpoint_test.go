@@ -259,3 +259,30 @@ func TestNamedRunSegmentFailure(t *testing.T) {
 		t.Fatalf("resume of a finished run: %v, %d items scanned", err, p.items.Load())
 	}
 }
+
+// batchCounting counts BatchGetItem requests (the extra pass's lookups).
+type batchCounting struct {
+	*dynamodb.Client
+	batches atomic.Int64
+}
+
+func (c *batchCounting) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
+	c.batches.Add(1)
+	return c.Client.BatchGetItem(ctx, in, opts...)
+}
+
+// A clean named run takes the extra pass's shortcut (the merged counts and
+// key sums match PostgreSQL) as a plain run does: no item is looked up.
+func TestNamedRunExtraPassShortcut(t *testing.T) {
+	f := newFixture(t)
+	for _, opts := range []Options{{Segments: 2}, namedOpts("shortcut")} {
+		c := &batchCounting{Client: f.ddb}
+		res, err := Run(context.Background(), f.m, c, f.pool, opts)
+		if err != nil || res.Verdict != report.GO {
+			t.Fatalf("%q: %v %s", opts.RunName, err, res.Verdict)
+		}
+		if n := c.batches.Load(); n != 0 {
+			t.Errorf("run %q: %d BatchGetItem requests in a clean run's extra pass", opts.RunName, n)
+		}
+	}
+}
