@@ -29,7 +29,10 @@ func runVerify(t *testing.T, args ...string) (int, string) {
 	cmd := newVerifyCmd()
 	var out bytes.Buffer
 	cmd.SetOut(&out)
-	cmd.SetArgs(append(args, "--progress", "none"))
+	if len(args) == 0 || args[0] != "report" {
+		args = append(args, "--progress", "none")
+	}
+	cmd.SetArgs(args)
 	cmd.SilenceUsage, cmd.SilenceErrors = true, true
 	err := cmd.ExecuteContext(context.Background())
 	var ee *exitError
@@ -147,6 +150,34 @@ tables:
 	if code != exitPartial || doc.Verdict != "NO-GO" || doc.Tables["orders"].Mismatched != 1 || !strings.Contains(out, "o-3") {
 		t.Fatalf("damaged: exit %d %+v\n%s", code, doc, out)
 	}
+	// a named run is rendered again, identically, from the bookkeeping
+	code, _ = runVerify(t, append(args, "--run", "damaged")...)
+	if code != exitPartial {
+		t.Fatalf("named run: exit %d", code)
+	}
+	first, err := os.ReadFile(jsonPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again := filepath.Join(dir, "again.json")
+	code, out = runVerify(t, "report", "--mapping", mp, "--database-url", dsn, "--run", "damaged", "--json", again)
+	second, err := os.ReadFile(again)
+	if code != exitPartial || err != nil || !bytes.Equal(first, second) || !strings.Contains(out, "verdict: NO-GO") {
+		t.Fatalf("verify report: exit %d (%v)\n%s\nfirst:\n%s\nagain:\n%s", code, err, out, first, second)
+	}
+	if code, _ := runVerify(t, "report", "--mapping", mp, "--database-url", dsn, "--run", "nonesuch"); code != exitFailed {
+		t.Fatalf("verify report of an unknown run: exit %d", code)
+	}
+	if code, _ := runVerify(t, "--mapping", mp, "--database-url", dsn, "--changed-since", "yesterday"); code != exitUsage {
+		t.Fatalf("--changed-since yesterday: exit %d", code)
+	}
+	// no GO full run since the damage... the first clean run was GO: last-full
+	// starts there and finds nothing applied since (no bookkeeping of items)
+	code, out = runVerify(t, "--mapping", mp, "--database-url", dsn, "--changed-since", "last-full")
+	if code != exitFailed || !strings.Contains(out, "INCOMPLETE") {
+		t.Fatalf("--changed-since last-full without item bookkeeping: exit %d\n%s", code, out)
+	}
+
 	code, _ = runVerify(t, append(args, "--max-divergence", "1")...)
 	if code != exitOK {
 		t.Fatalf("within --max-divergence: exit %d", code)

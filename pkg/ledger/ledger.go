@@ -137,7 +137,7 @@ func (l *Ledger) ddl() []string {
 		// it is recorded (InsertRejects). Not unique: rejects recorded before,
 		// or by an older ddb2pg, may repeat a record.
 		`CREATE INDEX IF NOT EXISTS rejects_stream_record_idx ON ` + l.T("rejects") + ` (seq) WHERE seq IS NOT NULL`,
-	}, l.streamDDL()...)
+	}, append(l.streamDDL(), l.verifyDDL()...)...)
 }
 
 // Ensure creates the bookkeeping schema when missing. Safe to call from many

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"math"
 )
 
 // WriteHTML writes the report as one self-contained HTML page: inline CSS,
@@ -27,6 +28,7 @@ type chartRow struct {
 
 type htmlView struct {
 	*Result
+	HistoryBars []historyBar
 	Tables      []tableView
 	Chart       []chartRow
 	ChartHeight int
@@ -86,6 +88,7 @@ func newHTMLView(r *Result) *htmlView {
 		v.Chart = append(v.Chart, row)
 	}
 	v.ChartHeight = 30 + len(v.Chart)*34 + 10
+	v.HistoryBars = historyBars(r)
 	x := chartX
 	for _, c := range classColors {
 		v.Legend = append(v.Legend, legendItem{X: x, Class: c.class, Label: c.label})
@@ -109,7 +112,8 @@ var htmlTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 		}
 		return fmt.Sprintf("%.1fs", *f)
 	},
-	"add": func(a, b int) int { return a + b },
+	"add":     func(a, b int) int { return a + b },
+	"orphans": orphanPass,
 }).Parse(`<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -148,18 +152,20 @@ dt{color:#5b6473}dd{margin:0}
 <h1>ddb2pg verify — DynamoDB table {{.SourceTable}}</h1>
 <p><strong>{{.DivergentRows}} divergent rows</strong> (missing + extra + mismatched), {{.MaxDivergence}} allowed.
 {{.Items.Read}} items read ({{.Mode}} mode), {{.Items.Rejected}} rejected by the mapping.</p>
-<p>{{.Timing.StartedAt.Format "2006-01-02 15:04:05 MST"}} · {{f1 .Timing.DurationSeconds}} s · extra-row pass: {{.ExtraPass}}</p>
+<p>{{.Timing.StartedAt.Format "2006-01-02 15:04:05 MST"}} · {{f1 .Timing.DurationSeconds}} s · extra-row pass: {{.ExtraPass}} · orphan pass: {{orphans .Result}}</p>
+{{if .Changed}}<p id="changed">Changed since: {{.Changed.Describe}}.</p>{{end}}
+{{if .SampleBound}}<p id="sample-bound">Sample: {{.SampleBound.Describe}}.</p>{{end}}
 </div>
 </section>
 {{if .Error}}<p class="warn"><strong>Incomplete run — never GO:</strong> {{.Error}}</p>{{end}}
 
 <h2>Tables</h2>
 <table>
-<tr><th>table</th><th>expected rows</th><th>matched</th><th>missing</th><th>extra</th><th>mismatched</th><th>rejected</th><th>shared conflict</th></tr>
+<tr><th>table</th><th>expected rows</th><th>matched</th><th>missing</th><th>extra</th><th>mismatched</th><th>rejected</th><th>shared conflict</th><th>orphaned</th></tr>
 {{range .Tables}}<tr><td><code>{{.Name}}</code>{{if .Shared}} <span class="note">(shared)</span>{{end}}</td>
 <td class="n">{{.ExpectedRows}}</td><td class="n">{{.Matched}}</td>
 <td class="n{{if .Missing}} bad{{end}}">{{.Missing}}</td><td class="n{{if .Extra}} bad{{end}}">{{.Extra}}</td>
-<td class="n{{if .Mismatched}} bad{{end}}">{{.Mismatched}}</td><td class="n">{{.Rejected}}</td><td class="n">{{.SharedConflict}}</td></tr>
+<td class="n{{if .Mismatched}} bad{{end}}">{{.Mismatched}}</td><td class="n">{{.Rejected}}</td><td class="n">{{.SharedConflict}}</td><td class="n">{{.Orphaned}}</td></tr>
 {{end}}</table>
 
 <div class="card" style="margin-top:12px">
@@ -172,6 +178,14 @@ dt{color:#5b6473}dd{margin:0}
 {{end}}</svg>
 </div>
 
+{{if .HistoryBars}}<h2>History</h2>
+<p class="note">Divergent rows of the earlier runs of this table under this mapping, oldest first; this run is the last bar.</p>
+<div class="card"><svg xmlns="http://www.w3.org/2000/svg" width="100%" viewBox="0 0 860 150" role="img" aria-label="divergent rows per run" id="history">
+<line x1="0" y1="120" x2="860" y2="120" stroke="#dfe3ea"/>
+{{range .HistoryBars}}<rect x="{{.X}}" y="{{.Y}}" width="{{.W}}" height="{{.H}}" class="{{if .GO}}s-matched{{else}}s-missing{{end}}"><title>{{.Title}}</title></rect>
+<text x="{{.X}}" y="{{add .Y -4}}">{{.Divergent}}</text><text x="{{.X}}" y="136">{{.Label}}</text>
+{{end}}</svg></div>
+{{end}}
 <h2>Differences</h2>
 {{if .Samples}}<table>
 <tr><th>class</th><th>table / row</th><th>item</th><th>column</th><th>DynamoDB (mapping)</th><th>PostgreSQL</th></tr>
@@ -217,9 +231,53 @@ dt{color:#5b6473}dd{margin:0}
 <dt>consistent read</dt><dd>{{.Parameters.ConsistentRead}}</dd>
 <dt>sample</dt><dd>{{.Parameters.Sample}}</dd>
 <dt>keys file</dt><dd>{{.Parameters.KeysFile}}</dd>
+{{if .Parameters.ChangedSince}}<dt>changed since</dt><dd>{{.Parameters.ChangedSince}}</dd>{{end}}
 <dt>recheck</dt><dd>{{.Parameters.Recheck}} × from {{.Parameters.RecheckDelay}}</dd>
 <dt>max divergence</dt><dd>{{.Parameters.MaxDivergence}}</dd>
 <dt>finished</dt><dd>{{.Timing.FinishedAt.Format "2006-01-02 15:04:05 MST"}} · {{f1 .Timing.ItemsPerSecond}} items/s</dd>
 </dl></div>
 </main></body></html>
 `))
+
+// historyBar is one run in the History chart.
+type historyBar struct {
+	X, Y, W, H int
+	GO         bool
+	Divergent  int64
+	Label      string
+	Title      string
+}
+
+// historyBars lays out the earlier runs and this one as bars whose height
+// grows with the divergent rows (square root, so one bad row still shows
+// next to thousands); none when there is no earlier run.
+func historyBars(r *Result) []historyBar {
+	if len(r.History) == 0 {
+		return nil
+	}
+	runs := append(append([]HistoryRun{}, r.History...), HistoryRun{Mode: r.Mode, StartedAt: r.Timing.StartedAt,
+		Verdict: r.Verdict, Complete: r.Complete, DivergentRows: r.DivergentRows, ItemsRead: r.Items.Read,
+		DurationSeconds: r.Timing.DurationSeconds})
+	var top float64 = 1
+	for _, h := range runs {
+		top = max(top, math.Sqrt(float64(h.DivergentRows)))
+	}
+	w := max(2, min(60, 860/len(runs)-6))
+	step := (80 + w + 5) / (w + 6) // a date label needs about 80px
+	var out []historyBar
+	for i, h := range runs {
+		height := 4 + int(96*math.Sqrt(float64(h.DivergentRows))/top)
+		if h.DivergentRows == 0 {
+			height = 2
+		}
+		label := ""
+		if i%step == 0 || i == len(runs)-1 {
+			label = h.StartedAt.Format("01-02 15:04")
+		}
+		out = append(out, historyBar{X: i * (w + 6), Y: 120 - height, W: w, H: height, GO: h.Verdict == GO,
+			Divergent: h.DivergentRows, Label: label,
+			Title: fmt.Sprintf("%s %s, %s: %d divergent rows, %d items, %.1fs", h.StartedAt.Format("2006-01-02 15:04:05Z07:00"),
+				h.Mode, h.Verdict, h.DivergentRows, h.ItemsRead, h.DurationSeconds)})
+	}
+	return out
+}

@@ -49,17 +49,23 @@ func WriteTerminal(w io.Writer, r *Result) error {
 		nw = max(nw, len(name))
 	}
 	// names padded to one width read left-aligned in right-aligned columns
-	fmt.Fprintf(tw, "%-*s\texpected\tmatched\tmissing\textra\tmismatched\trejected\tshared conflict\t\n", nw, "table")
+	fmt.Fprintf(tw, "%-*s\texpected\tmatched\tmissing\textra\tmismatched\trejected\tshared conflict\torphaned\t\n", nw, "table")
 	for _, name := range r.OrderedTables() {
 		c := r.Tables[name]
-		fmt.Fprintf(tw, "%-*s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n", nw, name, c.ExpectedRows, c.Matched, c.Missing, c.Extra,
-			c.Mismatched, c.Rejected, c.SharedConflict)
+		fmt.Fprintf(tw, "%-*s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n", nw, name, c.ExpectedRows, c.Matched, c.Missing, c.Extra,
+			c.Mismatched, c.Rejected, c.SharedConflict, c.Orphaned)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "\nitems read %d (rejected %d, absent keys %d), mode %s, extra-row pass %s\n",
-		r.Items.Read, r.Items.Rejected, r.Items.Absent, orNot(r.Mode, "none (not started)"), orNot(r.ExtraPass, "not run"))
+	fmt.Fprintf(w, "\nitems read %d (rejected %d, absent keys %d), mode %s, extra-row pass %s, orphan pass %s\n",
+		r.Items.Read, r.Items.Rejected, r.Items.Absent, orNot(r.Mode, "none (not started)"), orNot(r.ExtraPass, "not run"), orphanPass(r))
+	if r.Changed != nil {
+		fmt.Fprintf(w, "changed-since: %s\n", r.Changed.Describe())
+	}
+	if r.SampleBound != nil {
+		fmt.Fprintf(w, "sample: %s\n", r.SampleBound.Describe())
+	}
 	if r.Recheck.Suspects > 0 {
 		fmt.Fprintf(w, "recheck: %d suspects, %d resolved on re-read, %d persisted\n",
 			r.Recheck.Suspects, r.Recheck.Resolved, r.Recheck.Persisted)
@@ -95,6 +101,18 @@ func WriteTerminal(w io.Writer, r *Result) error {
 	return nil
 }
 
+// orphanPass describes the orphan pass and whether orphans count.
+func orphanPass(r *Result) string {
+	s := r.OrphanPass
+	if s == "" {
+		s = "not run"
+	}
+	if r.OrphansDiverge {
+		return s + " (orphaned rows count as divergence)"
+	}
+	return s + " (orphaned rows are not divergence)"
+}
+
 func mdEscape(s string) string {
 	s = strings.ReplaceAll(s, "|", `\|`)
 	s = strings.ReplaceAll(s, "\n", " ")
@@ -125,18 +143,24 @@ func WriteMarkdown(w io.Writer, r *Result) error {
 	fmt.Fprintf(&b, "## ddb2pg verify: %s %s\n\n", icon, r.Verdict)
 	fmt.Fprintf(&b, "DynamoDB table `%s`, mode %s: **%d divergent rows** (allowed %d); %d items read, %d rejected by the mapping.\n\n",
 		r.SourceTable, orNot(r.Mode, "none (not started)"), r.DivergentRows, r.MaxDivergence, r.Items.Read, r.Items.Rejected)
+	if r.Changed != nil {
+		fmt.Fprintf(&b, "Changed since: %s.\n\n", mdEscape(r.Changed.Describe()))
+	}
+	if r.SampleBound != nil {
+		fmt.Fprintf(&b, "Sample: %s.\n\n", mdEscape(r.SampleBound.Describe()))
+	}
 	if r.Error != "" {
 		fmt.Fprintf(&b, "> **Incomplete run:** %s\n\n", mdEscape(r.Error))
 	}
-	b.WriteString("| table | expected | matched | missing | extra | mismatched | rejected | shared conflict |\n")
-	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("| table | expected | matched | missing | extra | mismatched | rejected | shared conflict | orphaned |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, name := range r.OrderedTables() {
 		c := r.Tables[name]
-		fmt.Fprintf(&b, "| %s | %d | %d | %d | %d | %d | %d | %d |\n", mdEscape(name), c.ExpectedRows, c.Matched,
-			c.Missing, c.Extra, c.Mismatched, c.Rejected, c.SharedConflict)
+		fmt.Fprintf(&b, "| %s | %d | %d | %d | %d | %d | %d | %d | %d |\n", mdEscape(name), c.ExpectedRows, c.Matched,
+			c.Missing, c.Extra, c.Mismatched, c.Rejected, c.SharedConflict, c.Orphaned)
 	}
-	fmt.Fprintf(&b, "\nExtra-row pass: %s. Recheck: %d suspects, %d resolved, %d persisted.\n",
-		orNot(r.ExtraPass, "not run"), r.Recheck.Suspects, r.Recheck.Resolved, r.Recheck.Persisted)
+	fmt.Fprintf(&b, "\nExtra-row pass: %s. Orphan pass: %s. Recheck: %d suspects, %d resolved, %d persisted.\n",
+		orNot(r.ExtraPass, "not run"), orphanPass(r), r.Recheck.Suspects, r.Recheck.Resolved, r.Recheck.Persisted)
 	if len(r.Samples) > 0 {
 		b.WriteString("\n### Differences\n\n| class | table | row | item | column | DynamoDB | PostgreSQL |\n|---|---|---|---|---|---|---|\n")
 		for _, s := range r.Samples {

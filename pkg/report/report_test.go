@@ -24,10 +24,10 @@ func fixed() *Result {
 	lrt := time.Date(2026, 3, 1, 9, 59, 58, 0, time.UTC)
 	lag := 2.0
 	r := &Result{
-		MaxDivergence: 0, Complete: true, SourceTable: "Orders", Mode: "scan", ExtraPass: "done",
-		Items: ItemCounts{Read: 1000, Rejected: 1},
+		MaxDivergence: 0, Complete: true, SourceTable: "Orders", Mode: "scan", ExtraPass: "done", OrphanPass: "done",
+		Items: ItemCounts{Read: 1000, Rejected: 1, Divergent: 3},
 		Tables: map[string]*TableCounts{
-			"customers":   {Shared: true, ExpectedRows: 120, Matched: 119, SharedConflict: 1},
+			"customers":   {Shared: true, ExpectedRows: 120, Matched: 119, SharedConflict: 1, Orphaned: 2},
 			"orders":      {ExpectedRows: 999, Matched: 997, Missing: 1, Mismatched: 1, Extra: 1, Rejected: 1},
 			"order_items": {ExpectedRows: 2400, Matched: 2400},
 		},

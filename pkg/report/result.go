@@ -5,6 +5,7 @@
 package report
 
 import (
+	"fmt"
 	"sort"
 	"time"
 )
@@ -21,6 +22,9 @@ const (
 	Extra          = "extra"
 	Mismatched     = "mismatched"
 	SharedConflict = "shared_conflict"
+	// Orphaned: a row of a shared table no item refers to; not divergence
+	// unless the run counts it (OrphansDiverge).
+	Orphaned = "orphaned"
 )
 
 // Result is everything one verify run found. Its JSON form is the --json
@@ -29,20 +33,32 @@ type Result struct {
 	// Verdict is "GO" when the run read everything it set out to read and
 	// DivergentRows <= MaxDivergence, "NO-GO" otherwise.
 	Verdict string `json:"verdict"`
-	// DivergentRows is missing + extra + mismatched over every table.
-	DivergentRows int64 `json:"divergent_rows"`
-	MaxDivergence int64 `json:"max_divergence"`
+	// DivergentRows is missing + extra + mismatched over every table (+
+	// orphaned when OrphansDiverge).
+	DivergentRows  int64 `json:"divergent_rows"`
+	MaxDivergence  int64 `json:"max_divergence"`
+	OrphansDiverge bool  `json:"orphans_diverge"`
 	// Complete is false when part of the data could not be read (Error
 	// says why); such a run is never GO.
 	Complete bool   `json:"complete"`
 	Error    string `json:"error,omitempty"`
 
 	SourceTable string `json:"source_table"`
-	// Mode is "scan" (the whole table), "sample" or "keys".
+	// Mode is "scan" (the whole table), "sample", "keys" or
+	// "changed-since".
 	Mode string `json:"mode"`
+	// Changed says, in changed-since mode, what the run covered and from
+	// which bookkeeping (absent in other modes).
+	Changed *Changed `json:"changed_since,omitempty"`
+	// SampleBound is, in sample mode, the upper bound on the table's
+	// divergent-item rate the sample supports (absent in other modes).
+	SampleBound *SampleBound `json:"sample_bound,omitempty"`
 	// ExtraPass says whether the pass over PostgreSQL's item keys (rows
 	// whose item is gone from DynamoDB) ran: "done" or "skipped (...)".
 	ExtraPass string `json:"extra_pass"`
+	// OrphanPass says whether the shared tables were read for rows no item
+	// refers to: "done" or "skipped (...)".
+	OrphanPass string `json:"orphan_pass"`
 
 	Items  ItemCounts              `json:"items"`
 	Tables map[string]*TableCounts `json:"tables"`
@@ -65,6 +81,51 @@ type Result struct {
 	Stream     Stream     `json:"stream"`
 	Parameters Parameters `json:"parameters"`
 	Timing     Timing     `json:"timing"`
+	// History lists the earlier finished runs of the same table and
+	// mapping, oldest first (at most 20).
+	History []HistoryRun `json:"history,omitempty"`
+}
+
+// HistoryRun is one earlier verify run.
+type HistoryRun struct {
+	Name            string    `json:"name,omitempty"`
+	Mode            string    `json:"mode"`
+	StartedAt       time.Time `json:"started_at"`
+	Verdict         string    `json:"verdict"`
+	Complete        bool      `json:"complete"`
+	DivergentRows   int64     `json:"divergent_rows"`
+	ItemsRead       int64     `json:"items_read"`
+	DurationSeconds float64   `json:"duration_seconds"`
+}
+
+// Changed is the coverage of a changed-since run: the items whose applied
+// version the bookkeeping recorded at or after Since, each re-read from
+// DynamoDB and compared.
+type Changed struct {
+	Since time.Time `json:"since"`
+	// From is "time" (given) or "last-full" (the start of the last complete
+	// GO full run, LastFullRun, less a margin for transactions in flight).
+	From        string     `json:"from"`
+	LastFullRun *time.Time `json:"last_full_run,omitempty"`
+	// Bookkeeping names the table the keys came from.
+	Bookkeeping string `json:"bookkeeping"`
+	// Keys is how many items were covered: Stream applied by the stream,
+	// Export by a backfill or incremental export; Deleted of them are
+	// deletes (tombstones), checked for rows PostgreSQL still holds.
+	Keys    int64 `json:"keys"`
+	Stream  int64 `json:"stream"`
+	Export  int64 `json:"export"`
+	Deleted int64 `json:"deleted"`
+}
+
+// Describe is the one-line account of the coverage the renderers show.
+func (c *Changed) Describe() string {
+	from := "since " + c.Since.UTC().Format(time.RFC3339)
+	if c.From == "last-full" && c.LastFullRun != nil {
+		from += " (the last GO full run started " + c.LastFullRun.UTC().Format(time.RFC3339) + ")"
+	}
+	return fmt.Sprintf("%d changed items %s from %s: %d applied by the stream, %d by exports, %d of them deletes",
+		c.Keys, from, c.Bookkeeping, c.Stream, c.Export, c.Deleted)
 }
 
 // ItemCounts counts DynamoDB items.
@@ -76,6 +137,10 @@ type ItemCounts struct {
 	// Absent counts keys looked up (key file, extra pass) that DynamoDB
 	// does not have.
 	Absent int64 `json:"absent"`
+	// Divergent counts the items read with at least one missing, extra or
+	// mismatched row of their own (in a non-shared table: a shared row
+	// belongs to no single item and is counted in its table only).
+	Divergent int64 `json:"divergent"`
 }
 
 // TableCounts are one PostgreSQL table's counts. Every expected row is
@@ -90,6 +155,8 @@ type TableCounts struct {
 	Mismatched     int64 `json:"mismatched"`
 	Rejected       int64 `json:"rejected"`
 	SharedConflict int64 `json:"shared_conflict"`
+	// Orphaned counts rows of a shared table no item read refers to.
+	Orphaned int64 `json:"orphaned"`
 }
 
 // Divergent returns missing + extra + mismatched.
@@ -201,9 +268,12 @@ type Parameters struct {
 	ConsistentRead     bool    `json:"consistent_read"`
 	Sample             int     `json:"sample"`
 	KeysFile           string  `json:"keys_file,omitempty"`
-	Recheck            int     `json:"recheck"`
-	RecheckDelay       string  `json:"recheck_delay"`
-	MaxDivergence      int64   `json:"max_divergence"`
+	ChangedSince       string  `json:"changed_since,omitempty"`
+	// RunSegments is the Scan segment count of a named (checkpointed) run.
+	RunSegments   int    `json:"run_segments,omitempty"`
+	Recheck       int    `json:"recheck"`
+	RecheckDelay  string `json:"recheck_delay"`
+	MaxDivergence int64  `json:"max_divergence"`
 }
 
 // Timing is when the run happened and how fast it went.
@@ -221,6 +291,9 @@ func (r *Result) Finish() {
 	r.DivergentRows = 0
 	for _, c := range r.Tables {
 		r.DivergentRows += c.Divergent()
+		if r.OrphansDiverge {
+			r.DivergentRows += c.Orphaned
+		}
 	}
 	if r.Complete && r.Error == "" && r.DivergentRows <= r.MaxDivergence {
 		r.Verdict = GO

@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,6 +28,7 @@ import (
 	"github.com/ddb2pg/ddb2pg/internal/exportgen"
 	"github.com/ddb2pg/ddb2pg/internal/teststack"
 	"github.com/ddb2pg/ddb2pg/pkg/ddbitem"
+	"github.com/ddb2pg/ddb2pg/pkg/ledger"
 	"github.com/ddb2pg/ddb2pg/pkg/mapping"
 	"github.com/ddb2pg/ddb2pg/pkg/report"
 )
@@ -161,7 +163,120 @@ func BenchmarkVerifyVsScan(b *testing.B) {
 		if verifyRate < 0.5*scanRate {
 			b.Errorf("verify is slower than half a bare scan")
 		}
+		benchNamedAndChanged(ctx, b, m, db, pool, n, segments, forward)
 	}
+}
+
+// benchNamedAndChanged measures a checkpointed (named) full run against the
+// plain one (the checkpoints' cost, target <= 5%), and changed-since over
+// n/20 changed items (10,000 of 200,000) against the plain full run's time
+// (target <= 5%).
+func benchNamedAndChanged(ctx context.Context, b *testing.B, m *mapping.Mapping, db *dynamodb.Client, pool *pgxpool.Pool,
+	n, segments int, plain time.Duration) {
+	// the default interval; DDB2PG_BENCH_CHECKPOINT_MS sets another
+	checkpointEvery := time.Duration(envInt("DDB2PG_BENCH_CHECKPOINT_MS", 10000)) * time.Millisecond
+	prevGC := debug.SetGCPercent(GCPercent)
+	prevLimit := debug.SetMemoryLimit(MemoryLimit(segments))
+	defer debug.SetGCPercent(prevGC)
+	defer debug.SetMemoryLimit(prevLimit)
+	// plain and named alternately, twice each, the faster of each: the
+	// machine's noise (and DynamoDB Local warming up) is larger than 5%
+	var plainBest, named time.Duration
+	rounds := 2
+	if n > 50000 {
+		rounds = 1 // minutes each
+	}
+	for round := range rounds {
+		start := time.Now()
+		res, err := Run(ctx, m, db, pool, Options{Segments: segments})
+		if took := time.Since(start); err == nil && (plainBest == 0 || took < plainBest) {
+			plainBest = took
+		}
+		b.Logf("round %d: plain %v", round, time.Since(start))
+		if err != nil || res.Verdict != report.GO {
+			b.Fatalf("plain run: %v, verdict %s", err, res.Verdict)
+		}
+		start = time.Now()
+		res, err = Run(ctx, m, db, pool, Options{Segments: segments, RunSegments: segments, RunName: fmt.Sprint("bench-", round),
+			CheckpointEvery: checkpointEvery})
+		if took := time.Since(start); named == 0 || took < named {
+			named = took
+		}
+		b.Logf("round %d: named %v", round, time.Since(start))
+		if err != nil || res.Verdict != report.GO || res.Items.Read != int64(n) {
+			b.Fatalf("named run: %v, verdict %s, %d items", err, res.Verdict, res.Items.Read)
+		}
+	}
+	var checkpoints int64
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM ddb2pg.verify_segments s JOIN ddb2pg.verify_runs r USING (run_id)
+		WHERE r.name = 'bench-0'`).Scan(&checkpoints); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(named.Seconds()/plainBest.Seconds()-1, "checkpoint-cost")
+	b.Logf("named (checkpointed every %v) full run %v vs plain %v: cost %+.1f%% (target <= 5%%)", checkpointEvery, named.Round(time.Millisecond),
+		plainBest.Round(time.Millisecond), 100*(named.Seconds()/plainBest.Seconds()-1))
+	plain = plainBest
+
+	// the bookkeeping of a backfill of every item, then n/20 items changed
+	// by the stream since a time
+	led := ledgerFor(b, ctx, pool)
+	keys := make([]string, n)
+	for i := range n {
+		k, err := m.KeyOf(benchItem(i))
+		if err != nil {
+			b.Fatal(err)
+		}
+		keys[i] = string(k)
+	}
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := led.RecordFreshForExport(ctx, tx, m.Source.Table, time.Now().Add(-time.Hour), append([]string{}, keys...)); err != nil {
+		b.Fatal(err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		b.Fatal(err)
+	}
+	time.Sleep(10 * time.Millisecond)
+	since := time.Now()
+	time.Sleep(10 * time.Millisecond)
+	changed := n / 20
+	var claims []ledger.StreamClaim
+	for i := 0; i < changed; i++ {
+		claims = append(claims, ledger.StreamClaim{Key: keys[i*20], Seq: fmt.Sprint(1000 + i), ShardID: "shardId-1"})
+	}
+	sort.Slice(claims, func(a, c int) bool { return claims[a].Key < claims[c].Key })
+	tx, err = pool.Begin(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := led.ClaimForStream(ctx, tx, m.Source.Table, claims); err != nil {
+		b.Fatal(err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		b.Fatal(err)
+	}
+	start := time.Now()
+	res, err := Run(ctx, m, db, pool, Options{Segments: segments, ChangedSince: since})
+	took := time.Since(start)
+	if err != nil || res.Verdict != report.GO || res.Changed == nil || res.Changed.Keys != int64(changed) {
+		b.Fatalf("changed-since: %v, verdict %s, coverage %+v", err, res.Verdict, res.Changed)
+	}
+	b.ReportMetric(took.Seconds()/plain.Seconds(), "changed-since-fraction")
+	b.Logf("changed-since over %d of %d items: %v, %.1f%% of the full run (target <= 5%%)", changed, n,
+		took.Round(time.Millisecond), 100*took.Seconds()/plain.Seconds())
+}
+
+func ledgerFor(b *testing.B, ctx context.Context, pool *pgxpool.Pool) *ledger.Ledger {
+	led, err := ledger.New("")
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := led.Ensure(ctx, pool); err != nil {
+		b.Fatal(err)
+	}
+	return led
 }
 
 func bareScan(ctx context.Context, db *dynamodb.Client, table string, segments int) (float64, error) {

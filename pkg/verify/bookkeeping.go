@@ -29,6 +29,17 @@ func (v *verifier) readBookkeeping(ctx context.Context) {
 			r.Backfill.Note = "could not read recorded rejects: " + err.Error()
 		}
 	}
+	if exists("verify_runs") {
+		hs, err := v.ledger.VerifyHistory(ctx, v.pool, v.m.Source.Table, v.m.Fingerprint(), 20)
+		if err != nil {
+			v.opts.Logger.Warn("verify: could not read the history of runs", "err", err)
+		}
+		for _, h := range hs {
+			r.History = append(r.History, report.HistoryRun{Name: h.Name, Mode: h.Mode, StartedAt: h.StartedAt.UTC(),
+				Verdict: h.Verdict, Complete: h.Complete, DivergentRows: h.DivergentRows, ItemsRead: h.ItemsRead,
+				DurationSeconds: h.DurationSeconds})
+		}
+	}
 	if !exists("stream_shards") {
 		r.Stream.Note = "no stream checkpoints found (the stream poller has not run)"
 	} else if err := v.readStream(ctx); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"sort"
@@ -29,6 +30,8 @@ type entry struct {
 	only    int          // >= 0: compare only this table (extra pass)
 	// prepared: exp, tuple and eligible are computed (prepare ran)
 	prepared bool
+	// claimed: claimShared ran for the entry
+	claimed bool
 
 	reject *mapping.Reject
 	exp    [][]expRow // expected rows per table
@@ -274,9 +277,10 @@ func (v *verifier) claimShared(chunk []*entry) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	for _, e := range chunk {
-		if e.reject != nil {
+		if e.reject != nil || e.claimed {
 			continue
 		}
+		e.claimed = true
 		e.owned = make([][]*expRow, len(v.tables))
 		for ti, tb := range v.tables {
 			if !tb.t.Shared {
@@ -718,12 +722,19 @@ func (v *verifier) addFinding(key ddbitem.Key, f *finding) {
 	}
 }
 
+func (v *verifier) countRead() {
+	v.read.Add(1)
+	if v.live != &v.read {
+		v.live.Add(1)
+	}
+}
+
 // commit adds an outcome to the counts; v.mu is held.
 func (v *verifier) commit(o *outcome) {
 	e := o.e
 	switch {
 	case e.reject != nil:
-		v.read.Add(1)
+		v.countRead()
 		v.res.Items.Rejected++
 		if c, ok := v.res.Tables[e.reject.Table]; ok {
 			c.Rejected++
@@ -738,7 +749,7 @@ func (v *verifier) commit(o *outcome) {
 	case e.item == nil:
 		v.res.Items.Absent++
 	default:
-		v.read.Add(1)
+		v.countRead()
 	}
 	for ti := range v.tables {
 		c := v.counts[ti]
@@ -749,6 +760,7 @@ func (v *verifier) commit(o *outcome) {
 			v.tupleSum[ti] += hashStr(e.tuple[ti])
 		}
 	}
+	divergent := len(o.findings) > 0 && e.item != nil
 	for i := range o.findings {
 		f := &o.findings[i]
 		c := v.counts[f.ti]
@@ -781,7 +793,13 @@ func (v *verifier) commit(o *outcome) {
 			v.addFinding(e.key, sr.f)
 		}
 		st.status = sr.status
+		if sr.status != stMatched {
+			st.pk = sr.row
+		}
 		v.shared[sr.ti][sr.ph] = st
+	}
+	if divergent {
+		v.res.Items.Divergent++
 	}
 }
 
@@ -815,4 +833,44 @@ func sortSamples(r *report.Result, m *mapping.Mapping) {
 		return a.Column < b.Column
 	})
 	sort.SliceStable(r.Rejected, func(i, j int) bool { return r.Rejected[i].Key < r.Rejected[j].Key })
+}
+
+// orphanPass reads every row of the shared tables: a row no item read in
+// this run refers to is orphaned (a customer whose last order was deleted).
+// Only a run that read every item can tell.
+func (v *verifier) orphanPass(ctx context.Context) error {
+	g, gctx := errgroup.WithContext(ctx)
+	for ti, tb := range v.tables {
+		if !tb.t.Shared {
+			continue
+		}
+		g.Go(func() error {
+			rows, err := v.pool.Query(gctx, "SELECT "+strings.Join(tb.sel, ", ")+" FROM "+tb.t.Ident.Sanitize())
+			if err != nil {
+				return fmt.Errorf("reading the rows of shared table %s: %w", tb.name, err)
+			}
+			defer rows.Close()
+			all := allCols(tb.t)
+			dest := tb.dest(all)
+			for rows.Next() {
+				r, err := tb.scanInto(rows, all, dest)
+				if err != nil {
+					return err
+				}
+				ph := hashStr(tupleOf(r, tb.t.PKIndexes))
+				v.mu.Lock()
+				if _, ok := v.shared[ti][ph]; !ok {
+					v.counts[ti].Orphaned++
+					v.addSample(report.Sample{Table: tb.name, Class: report.Orphaned, Row: pgPKJSON(tb.t, r),
+						PostgresValue: strp(rowJSON(tb.t, all, r.vals, r.nulls))})
+				}
+				v.mu.Unlock()
+			}
+			if err := rows.Err(); err != nil {
+				return fmt.Errorf("reading the rows of shared table %s: %w", tb.name, err)
+			}
+			return nil
+		})
+	}
+	return g.Wait()
 }

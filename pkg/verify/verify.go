@@ -48,6 +48,29 @@ type Options struct {
 	// is its name for the report.
 	Keys     KeySource
 	KeysFile string
+	// ChangedSince, when not zero, compares only the items whose applied
+	// version the bookkeeping recorded at or after this time (by the stream,
+	// a backfill or an incremental export), deletes included, each re-read
+	// from DynamoDB with a strongly consistent read. ChangedSinceLastFull
+	// takes the time from the last complete GO full run of the same table
+	// and mapping recorded in the bookkeeping instead.
+	ChangedSince         time.Time
+	ChangedSinceLastFull bool
+	// RunName names the run in the bookkeeping's history (a named run
+	// replaces an earlier finished run of the same name; see Stored). A
+	// named full scan is checkpointed: RunSegments Scan segments (default 4
+	// × Segments, fixed when the run is created), each claimed by one
+	// worker of one process at a time, with its last evaluated key, counts
+	// and findings committed every CheckpointEvery (default 10s). Resume
+	// continues an unfinished run of that name (a new run fails while one
+	// is unfinished); Join does the same and is meant for more processes,
+	// possibly on other hosts, reading one run together. The process that
+	// finishes the last segment renders the report; the others wait for it
+	// and return it too.
+	RunName         string
+	RunSegments     int
+	Resume, Join    bool
+	CheckpointEvery time.Duration
 	// Recheck is how often a suspect is re-read before it counts (0: it
 	// counts at once); RecheckDelay the first wait, doubled each time
 	// (default 1s).
@@ -55,6 +78,9 @@ type Options struct {
 	RecheckDelay time.Duration
 	// MaxDivergence is the largest number of divergent rows that is still GO.
 	MaxDivergence int64
+	// OrphansDiverge counts orphaned shared rows (rows of a shared table no
+	// item refers to, found by a full run) as divergent rows.
+	OrphansDiverge bool
 	// LedgerSchema is the bookkeeping schema (default "ddb2pg").
 	LedgerSchema string
 	// ChunkSize is how many items are looked up per PostgreSQL query
@@ -97,6 +123,14 @@ type verifier struct {
 	read    atomic.Int64
 	total   int64
 	started time.Time
+	// live counts the items read by this process for progress: &read, or
+	// the parent's for a segment verifier of a checkpointed run.
+	live *atomic.Int64
+	// checkpointed runs: the run's id, whether this process merged and
+	// finished it, and the report of a run another process finished.
+	runID    int64
+	finisher bool
+	adopted  *report.Result
 }
 
 // Run verifies the table of m. The Result is returned even on error (then
@@ -120,18 +154,27 @@ func Run(ctx context.Context, m *mapping.Mapping, ddb DynamoDB, pool *pgxpool.Po
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.Keys == nil && opts.Sample == 0 && (!opts.ChangedSince.IsZero() || opts.ChangedSinceLastFull) {
+		// cutover reads what changed: no eventually consistent lag allowed
+		opts.ConsistentRead = true
+	}
+	if (!opts.ChangedSince.IsZero() || opts.ChangedSinceLastFull) && (opts.Keys != nil || opts.Sample > 0) {
+		return nil, errors.New("verify options: changed-since excludes a key source and sampling")
+	}
 	led, err := ledger.New(opts.LedgerSchema)
 	if err != nil {
 		return nil, err
 	}
 	v := &verifier{m: m, ddb: ddb, pool: pool, opts: opts, bucket: newBucket(opts.MaxRCU), ledger: led,
 		samples: map[string]int{}, started: time.Now()}
+	v.live = &v.read
 	res := &report.Result{
-		SourceTable:   m.Source.Table,
-		MaxDivergence: opts.MaxDivergence,
-		Tables:        map[string]*report.TableCounts{},
-		Samples:       []report.Sample{},
-		Rejected:      []report.Rejected{},
+		SourceTable:    m.Source.Table,
+		MaxDivergence:  opts.MaxDivergence,
+		OrphansDiverge: opts.OrphansDiverge,
+		Tables:         map[string]*report.TableCounts{},
+		Samples:        []report.Sample{},
+		Rejected:       []report.Rejected{},
 		Parameters: report.Parameters{
 			Mapping: m.File, MappingFingerprint: m.Fingerprint(), Segments: opts.Segments, MaxRCU: opts.MaxRCU,
 			ConsistentRead: opts.ConsistentRead, Sample: opts.Sample, KeysFile: opts.KeysFile,
@@ -155,7 +198,12 @@ func Run(ctx context.Context, m *mapping.Mapping, ddb DynamoDB, pool *pgxpool.Po
 	v.itemsWithRows = make([]int64, len(m.Tables))
 	v.tupleSum = make([]uint64, len(m.Tables))
 	err = v.run(ctx)
+	if errors.Is(err, errAdopted) {
+		*res = *v.adopted
+		return res, nil
+	}
 	v.finish(ctx, err)
+	v.recordRun(ctx)
 	return res, err
 }
 
@@ -174,11 +222,16 @@ func (v *verifier) run(ctx context.Context) error {
 		}
 	}
 	itemCount := aws.ToInt64(desc.Table.ItemCount)
+	v.res.OrphanPass = "skipped (only a full run sees every item that refers to a shared row)"
 	switch {
 	case v.opts.Keys != nil:
 		v.res.Mode = "keys"
 		v.res.ExtraPass = "skipped (key-file mode checks the given keys only)"
-		return v.keysPass(ctx)
+		return v.keysPassFrom(ctx, v.opts.Keys)
+	case v.changedMode():
+		v.res.Mode = "changed-since"
+		v.res.ExtraPass = "skipped (changed-since mode checks the changed and deleted items only)"
+		return v.changedPass(ctx)
 	case v.opts.Sample > 0:
 		v.res.Mode = "sample"
 		v.res.ExtraPass = "skipped (sample mode checks the sampled items only)"
@@ -187,6 +240,10 @@ func (v *verifier) run(ctx context.Context) error {
 	}
 	v.res.Mode = "scan"
 	v.total = itemCount
+	if v.opts.RunName != "" {
+		// checkpointed: the extra pass runs in whichever process finishes
+		return v.checkpointedScan(ctx)
+	}
 	t0 := time.Now()
 	if err := v.scanPass(ctx); err != nil {
 		return err
@@ -198,6 +255,15 @@ func (v *verifier) run(ctx context.Context) error {
 	}
 	v.opts.Logger.Debug("verify: extra pass done", "seconds", time.Since(t1).Seconds())
 	v.res.ExtraPass = "done"
+	return v.runOrphanPass(ctx)
+}
+
+// runOrphanPass runs the orphan pass after a run that read every item.
+func (v *verifier) runOrphanPass(ctx context.Context) error {
+	if err := v.orphanPass(ctx); err != nil {
+		return err
+	}
+	v.res.OrphanPass = "done"
 	return nil
 }
 
@@ -215,11 +281,18 @@ func (v *verifier) finish(ctx context.Context, runErr error) {
 	now := time.Now()
 	r.Timing.FinishedAt = now.UTC()
 	r.Timing.DurationSeconds = now.Sub(v.started).Seconds()
+	if v.runID != 0 {
+		// a checkpointed run lasts from its creation, interruptions included
+		r.Timing.DurationSeconds = now.Sub(r.Timing.StartedAt).Seconds()
+	}
 	r.Items.Read = v.read.Load()
 	if r.Timing.DurationSeconds > 0 {
 		r.Timing.ItemsPerSecond = float64(r.Items.Read) / r.Timing.DurationSeconds
 	}
 	r.Timing.ConsumedRCU = v.bucket.total()
+	if r.Mode == "sample" {
+		r.SampleBound = report.NewSampleBound(r.Items.Read, r.Items.Divergent)
+	}
 	r.Finish()
 }
 
@@ -230,7 +303,7 @@ func (v *verifier) progress() {
 	v.mu.Lock()
 	rej := v.res.Items.Rejected
 	v.mu.Unlock()
-	v.opts.Progress(progress.Snapshot{Step: "verify", Items: v.read.Load(), ItemsTotal: v.total,
+	v.opts.Progress(progress.Snapshot{Step: "verify", Items: v.live.Load(), ItemsTotal: v.total,
 		Rejected: rej, Elapsed: time.Since(v.started)})
 }
 
@@ -366,9 +439,14 @@ func (v *verifier) samplePass(ctx context.Context, itemCount int64) error {
 	return g.Wait()
 }
 
-// keysPass compares the items of the given keys: found items fully, keys
-// DynamoDB does not have against the rows PostgreSQL still has for them.
-func (v *verifier) keysPass(ctx context.Context) error {
+// changedMode reports whether the run compares the changed items only.
+func (v *verifier) changedMode() bool {
+	return !v.opts.ChangedSince.IsZero() || v.opts.ChangedSinceLastFull
+}
+
+// keysPassFrom compares the items of the given keys: found items fully,
+// keys DynamoDB does not have against the rows PostgreSQL still has for them.
+func (v *verifier) keysPassFrom(ctx context.Context, keys KeySource) error {
 	chunks := make(chan []ddbitem.Item)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
@@ -388,7 +466,7 @@ func (v *verifier) keysPass(ctx context.Context) error {
 			return nil
 		}
 		for {
-			k, err := v.opts.Keys.Next()
+			k, err := keys.Next()
 			if errors.Is(err, errEOF) {
 				break
 			}

@@ -32,6 +32,7 @@ type fixture struct {
 	ddb   *dynamodb.Client
 	pool  *pgxpool.Pool
 	table string
+	dsn   string
 	items []ddbitem.Item
 	lines int
 }
@@ -86,7 +87,8 @@ func newFixture(t *testing.T) *fixture {
 	t.Cleanup(func() {
 		f.ddb.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(f.table)}) //nolint:errcheck
 	})
-	pool, err := pgxpool.New(ctx, testPostgres(t))
+	f.dsn = testPostgres(t)
+	pool, err := pgxpool.New(ctx, f.dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -327,12 +329,22 @@ func TestSampleMode(t *testing.T) {
 	if res.Tables["orders"].ExpectedRows != 10 || res.Tables["orders"].Matched != 10 {
 		t.Errorf("orders %+v", res.Tables["orders"])
 	}
+	if b := res.SampleBound; b == nil || b.Items != 10 || b.Divergent != 0 || b.UpperRate != report.BinomialUpper(10, 0, 0.95) {
+		t.Errorf("sample bound %+v", b)
+	}
 	// a damaged row is found when its item is in the sample: sample everything
 	f.exec(t, `UPDATE orders SET status = 'X' WHERE id = 'o-03'`)
 	res = f.run(t, Options{Segments: 2, Sample: nItems})
 	if res.Items.Read != nItems || res.Tables["orders"].Mismatched != 1 || res.Verdict != report.NOGO {
 		dump(t, res)
 		t.Fatalf("full sample: %+v", res.Tables["orders"])
+	}
+	// one divergent item (its orders row) in 30: bound as for 1 in 30
+	if b := res.SampleBound; b == nil || b.Items != nItems || b.Divergent != 1 || b.UpperRate != report.BinomialUpper(nItems, 1, 0.95) {
+		t.Errorf("sample bound %+v", b)
+	}
+	if full := f.run(t, Options{Segments: 2}); full.SampleBound != nil || full.Items.Divergent != 1 {
+		t.Errorf("full scan: bound %+v, divergent items %d", full.SampleBound, full.Items.Divergent)
 	}
 }
 
