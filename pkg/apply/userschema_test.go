@@ -251,7 +251,10 @@ func TestConcurrentInvocationsWithRefusedRecordsDoNotDeadlock(t *testing.T) {
 						status = "refused"
 					}
 					it := order(id, fmt.Sprintf("c%d", rng.IntN(12)), status, "p1", "p2")
-					recs = append(recs, put(n, it))
+					// One shard's sequence numbers: unique across the
+					// invocations (as Lambda's parallel batches of a shard are),
+					// increasing within each.
+					recs = append(recs, put(n*invocations+g, it))
 					mu.Lock()
 					if status == "refused" {
 						delete(state, id)
