@@ -33,7 +33,7 @@ import (
 	"github.com/ddb2pg/ddb2pg/pkg/ledger"
 	"github.com/ddb2pg/ddb2pg/pkg/mapping"
 	"github.com/ddb2pg/ddb2pg/pkg/pgerr"
-	"github.com/ddb2pg/ddb2pg/pkg/rowsql"
+	"github.com/ddb2pg/ddb2pg/pkg/pgwrite"
 	"github.com/ddb2pg/ddb2pg/pkg/stream"
 )
 
@@ -103,15 +103,15 @@ type Config struct {
 type Engine struct {
 	cfg    Config
 	m      *mapping.Mapping
-	tables []*rowsql.Table
+	tables []*pgwrite.Table
 
-	deleteSet []string // per non-shared table: rowsql DeleteItems
-	upsertSet []string // per shared table: rowsql UpsertSet ("" when a column type has no array form)
+	deleteSet []string // per non-shared table: pgwrite DeleteItems
+	upsertSet []string // per shared table: pgwrite UpsertSet ("" when a column type has no array form)
 
 	softOnce sync.Mutex
 	soft     []bool // per table: has the soft-delete column (resolved once)
 
-	logged atomic.Pointer[rowsql.Order] // the tables' order last logged
+	logged atomic.Pointer[pgwrite.Order] // the tables' order last logged
 }
 
 // New checks cfg and builds the engine.
@@ -125,7 +125,7 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	e := &Engine{cfg: cfg, m: cfg.Mapping, tables: rowsql.For(cfg.Mapping)}
+	e := &Engine{cfg: cfg, m: cfg.Mapping, tables: pgwrite.For(cfg.Mapping)}
 	e.deleteSet = make([]string, len(e.tables))
 	e.upsertSet = make([]string, len(e.tables))
 	for ti, rt := range e.tables {
@@ -432,7 +432,7 @@ func (e *Engine) applyChunk(ctx context.Context, db DB, recs []stream.Record, ho
 	if pgerr.Code(err) == "23503" {
 		// A foreign key may have been added since the tables' order was
 		// read: read it again before isolating the record.
-		rowsql.ForgetOrder(e.tables)
+		pgwrite.ForgetOrder(e.tables)
 	}
 	// Careful pass: one savepoint per record, so the records that fail are
 	// recorded as rejected and the rest applies.
@@ -865,7 +865,7 @@ type ItemWrite struct {
 // row (no COPY), so a failure can be traced to one item.
 //
 // Tables are written in the order of the user's foreign keys between them
-// (rowsql.OrderOf: read from the catalog once per engine, again after a
+// (pgwrite.OrderOf: read from the catalog once per engine, again after a
 // foreign key violation): rows are deleted children first and written
 // parents first; shared rows in primary key order, so that concurrent
 // writers lock them in one order.
@@ -887,8 +887,8 @@ func (e *Engine) writeItems(ctx context.Context, tx pgx.Tx, batch *pgx.Batch, it
 }
 
 // order returns the tables' write order, logging it when it was (re)read.
-func (e *Engine) order(ctx context.Context, tx pgx.Tx) (*rowsql.Order, error) {
-	ord, err := rowsql.OrderOf(ctx, tx, e.tables)
+func (e *Engine) order(ctx context.Context, tx pgx.Tx) (*pgwrite.Order, error) {
+	ord, err := pgwrite.OrderOf(ctx, tx, e.tables)
 	if err != nil {
 		return nil, err
 	}
@@ -905,7 +905,7 @@ func (e *Engine) order(ctx context.Context, tx pgx.Tx) (*rowsql.Order, error) {
 // queueDeletes queues the deletes of the items' rows in non-shared tables,
 // children first: one statement per table for the whole set. Fresh items
 // have none, unless careful.
-func (e *Engine) queueDeletes(batch *pgx.Batch, ord *rowsql.Order, items []ItemWrite, careful bool) {
+func (e *Engine) queueDeletes(batch *pgx.Batch, ord *pgwrite.Order, items []ItemWrite, careful bool) {
 	for _, ti := range ord.Delete {
 		rt := e.tables[ti]
 		if rt.T.Shared {
@@ -929,7 +929,7 @@ func (e *Engine) queueDeletes(batch *pgx.Batch, ord *rowsql.Order, items []ItemW
 // in ord.Insert order: shared upserts join the batch, which is sent before
 // the COPY (or, careful, the inserts) of each non-shared table. Without
 // withShared the shared tables are left alone.
-func (e *Engine) writeRows(ctx context.Context, tx pgx.Tx, batch *pgx.Batch, ord *rowsql.Order, items []ItemWrite, careful, withShared bool) error {
+func (e *Engine) writeRows(ctx context.Context, tx pgx.Tx, batch *pgx.Batch, ord *pgwrite.Order, items []ItemWrite, careful, withShared bool) error {
 	send := func() error {
 		if batch.Len() == 0 {
 			return nil
@@ -1042,7 +1042,7 @@ type sharedRow struct {
 // sharedRows lists the shared rows of writes[which...] as queueShared
 // writes them: table by table in ord.Insert order, the last write's row per
 // primary key, in key order.
-func (e *Engine) sharedRows(ord *rowsql.Order, writes []ItemWrite, which []int) []sharedRow {
+func (e *Engine) sharedRows(ord *pgwrite.Order, writes []ItemWrite, which []int) []sharedRow {
 	var out []sharedRow
 	for _, ti := range ord.Insert {
 		rt := e.tables[ti]

@@ -19,7 +19,7 @@ import (
 	"github.com/ddb2pg/ddb2pg/pkg/ledger"
 	"github.com/ddb2pg/ddb2pg/pkg/mapping"
 	"github.com/ddb2pg/ddb2pg/pkg/pgerr"
-	"github.com/ddb2pg/ddb2pg/pkg/rowsql"
+	"github.com/ddb2pg/ddb2pg/pkg/pgwrite"
 )
 
 // loadOne claims one file and loads it in one transaction. It returns the
@@ -42,7 +42,7 @@ func (r *run) loadOne(ctx context.Context, careful bool) (*ledger.FileResult, st
 	if careful {
 		// A careful retry may follow a foreign key violation: a key added
 		// since the tables' order was read. Read it again.
-		rowsql.ForgetOrder(r.tables)
+		pgwrite.ForgetOrder(r.tables)
 	}
 	ord, err := r.writeOrder(ctx, tx)
 	if err != nil {
@@ -192,8 +192,8 @@ type fileLoad struct {
 	tx        pgx.Tx
 	file      export.DataFile
 	careful   bool
-	isolate   bool          // write item by item, rejecting what PostgreSQL refuses (see load)
-	order     *rowsql.Order // the tables' write order (writeOrder)
+	isolate   bool           // write item by item, rejecting what PostgreSQL refuses (see load)
+	order     *pgwrite.Order // the tables' write order (writeOrder)
 	shared    []*sharedBuf
 	rejects   []ledger.Reject
 	res       ledger.FileResult
@@ -559,7 +559,7 @@ func (fl *fileLoad) flush(ctx context.Context, chunk []pendingItem) error {
 // never deleted with an item, so the rows an older copy referenced are
 // there whatever order the backfill and the stream ran in. A row that
 // exists is never overwritten.
-func (fl *fileLoad) addShared(ctx context.Context, chunk []pendingItem, ti int, rt *rowsql.Table, take func(i int, p *pendingItem) bool) error {
+func (fl *fileLoad) addShared(ctx context.Context, chunk []pendingItem, ti int, rt *pgwrite.Table, take func(i int, p *pendingItem) bool) error {
 	sb := fl.shared[ti]
 	if sb == nil {
 		sb = &sharedBuf{seen: map[pkHash]struct{}{}}
@@ -596,7 +596,7 @@ func (fl *fileLoad) addShared(ctx context.Context, chunk []pendingItem, ti int, 
 
 // spill moves a shared table's buffered rows into the file's staging table,
 // bounding memory; the dedupe set is kept, so it costs one string per row.
-func (fl *fileLoad) spill(ctx context.Context, ti int, rt *rowsql.Table) error {
+func (fl *fileLoad) spill(ctx context.Context, ti int, rt *pgwrite.Table) error {
 	sb := fl.shared[ti]
 	if len(sb.rows) == 0 {
 		return nil
@@ -682,7 +682,7 @@ func (fl *fileLoad) finish(ctx context.Context) error {
 // copyShared writes a first load's new shared rows of one table with a
 // plain COPY, in primary key order (cheaper for the index), skipping rows
 // committed or claimed by other files of this process (see sharedClaims).
-func (fl *fileLoad) copyShared(ctx context.Context, ti int, rt *rowsql.Table, sb *sharedBuf) error {
+func (fl *fileLoad) copyShared(ctx context.Context, ti int, rt *pgwrite.Table, sb *sharedBuf) error {
 	committed := fl.r.committed.view(ti)
 	rows, pks := fl.r.claims.claim(ti, sb.rows, sb.pks, committed)
 	committed.done()
@@ -747,7 +747,7 @@ func (fl *fileLoad) sharedPKs(rows mapping.Rows) []pkHash {
 }
 
 // sharedOffset is where table ti's keys start in an item's pks.
-func sharedOffset(tables []*rowsql.Table, rows mapping.Rows, ti int) int {
+func sharedOffset(tables []*pgwrite.Table, rows mapping.Rows, ti int) int {
 	off := 0
 	for tj := range ti {
 		if tables[tj].T.Shared {
@@ -777,7 +777,7 @@ func (fl *fileLoad) recordFresh(ctx context.Context) error {
 // textPK is the column index of a shared table's single text primary key,
 // or -1. Such a key is its own dedupe key: most shared rows repeat one
 // already seen, and looking the value up as it is costs no allocation.
-func textPK(rt *rowsql.Table) int {
+func textPK(rt *pgwrite.Table) int {
 	if pk := rt.T.PKIndexes; len(pk) == 1 {
 		if b := rt.T.Columns[pk[0]].Type.Base; (b == "text" || b == "varchar") && !rt.T.Columns[pk[0]].Type.Array {
 			return pk[0]
@@ -787,7 +787,7 @@ func textPK(rt *rowsql.Table) int {
 }
 
 // sharedKey is a shared row's dedupe key (see textPK).
-func sharedKey(rt *rowsql.Table, textKey int, row []any) string {
+func sharedKey(rt *pgwrite.Table, textKey int, row []any) string {
 	if s, ok := rowString(row, textKey); ok {
 		return s
 	}
@@ -804,17 +804,17 @@ func rowString(row []any, i int) (string, bool) {
 }
 
 // loggedOrder is the tables' order last logged (once per catalog read).
-var loggedOrder atomic.Pointer[rowsql.Order]
+var loggedOrder atomic.Pointer[pgwrite.Order]
 
 // writeOrder returns the tables' write order (read from the catalog once
-// per run, again after rowsql.ForgetOrder) and prepares tx for the foreign
+// per run, again after pgwrite.ForgetOrder) and prepares tx for the foreign
 // keys from non-shared to shared tables: a full export's shared rows are
 // written at the end of each file, after the rows that reference them, so
 // such a key must be deferrable. One that is DEFERRABLE INITIALLY IMMEDIATE
 // is deferred for the file's transaction; one that is NOT DEFERRABLE is an
 // error naming the fix.
-func (r *run) writeOrder(ctx context.Context, tx pgx.Tx) (*rowsql.Order, error) {
-	ord, err := rowsql.OrderOf(ctx, tx, r.tables)
+func (r *run) writeOrder(ctx context.Context, tx pgx.Tx) (*pgwrite.Order, error) {
+	ord, err := pgwrite.OrderOf(ctx, tx, r.tables)
 	if err != nil {
 		return nil, err
 	}

@@ -39,8 +39,8 @@ import (
 	"github.com/ddb2pg/ddb2pg/pkg/ledger"
 	"github.com/ddb2pg/ddb2pg/pkg/mapping"
 	"github.com/ddb2pg/ddb2pg/pkg/pgerr"
+	"github.com/ddb2pg/ddb2pg/pkg/pgwrite"
 	"github.com/ddb2pg/ddb2pg/pkg/progress"
-	"github.com/ddb2pg/ddb2pg/pkg/rowsql"
 )
 
 // Config is what a backfill needs. Pool, Mapping, Export and Ledger are
@@ -239,7 +239,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 		total += f.ItemCount
 		byKey[f.Key] = f
 	}
-	r := &run{cfg: cfg, newDecoder: newDecoder, tables: rowsql.For(cfg.Mapping), files: byKey, start: start, itemsTotal: total, filesTotal: len(files), engine: engine,
+	r := &run{cfg: cfg, newDecoder: newDecoder, tables: pgwrite.For(cfg.Mapping), files: byKey, start: start, itemsTotal: total, filesTotal: len(files), engine: engine,
 		buffers: make(chan *writeBuffers, cfg.Workers)}
 	r.filesDone.Store(-1) // not known yet
 	if err := r.await(ctx, func(ctx context.Context) error {
@@ -362,7 +362,7 @@ func (r *run) failure(ctx context.Context, err error) error {
 type run struct {
 	cfg        Config
 	newDecoder func() decode.LineDecoder
-	tables     []*rowsql.Table
+	tables     []*pgwrite.Table
 	copies     []*copyText // per table, aligned with tables
 	files      map[string]export.DataFile
 	start      time.Time

@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/ddb2pg/ddb2pg/pkg/pgcopy"
+	"github.com/ddb2pg/ddb2pg/pkg/pgwrite"
 )
 
 // copyBatchBytes is how much COPY data a file's tables gather together
@@ -186,7 +186,7 @@ func (fl *fileLoad) sendTable(ctx context.Context, ti int) error {
 	}
 	fl.copyBuf = out
 	rt := fl.r.tables[ti]
-	n, err := pgcopy.Send(ctx, fl.tx.Conn().PgConn(), fl.r.copies[ti].sql, out)
+	n, err := pgwrite.Send(ctx, fl.tx.Conn().PgConn(), fl.r.copies[ti].sql, out)
 	if err != nil {
 		return fmt.Errorf("copying %d rows into %s: %w", len(p.rows), rt.T.Name, err)
 	}

@@ -1,8 +1,7 @@
-// Package rowsql builds the DML that writes a mapped table's rows, shared by
-// the backfill and the stream applier so both write rows the same way. All
-// identifiers come from a validated mapping and are quoted; values always go
-// as parameters or COPY data.
-package rowsql
+package pgwrite
+
+// The per-table statements. All identifiers come from a validated mapping and
+// are quoted; values always go as parameters or COPY data.
 
 import (
 	"fmt"
