@@ -37,6 +37,7 @@ type Table struct {
 	// per key column ($1::T1[], ... in KeyColumns order). Non-shared only.
 	DeleteItems string
 
+	textKey   int         // the column of a single text primary key, or -1 (see SharedKey)
 	itemWhere string      // " WHERE k1 = $1 AND ...", non-shared only
 	order     *orderCache // the write order of the set built by For (see OrderOf)
 }
@@ -64,7 +65,7 @@ func For(m *mapping.Mapping) []*Table {
 func quote(name string) string { return pgx.Identifier{name}.Sanitize() }
 
 func build(t *mapping.Table) *Table {
-	rt := &Table{T: t, Name: t.Ident.Sanitize()}
+	rt := &Table{T: t, Name: t.Ident.Sanitize(), textKey: textKeyOf(t)}
 	cols := make([]string, len(t.Columns))
 	params := make([]string, len(t.Columns))
 	for i, c := range t.Columns {
@@ -151,4 +152,27 @@ func (rt *Table) QuotedColumns() string {
 		q[i] = quote(c)
 	}
 	return strings.Join(q, ", ")
+}
+
+// SharedKey is a row's identity in its table: equal for rows whose primary
+// keys PostgreSQL considers equal (mapping.Table.PKString). A single text
+// primary key is its own identity: most shared rows repeat one already seen,
+// and looking the value up as it is costs no allocation.
+func (rt *Table) SharedKey(row []any) string {
+	if rt.textKey >= 0 {
+		if s, ok := row[rt.textKey].(string); ok {
+			return s
+		}
+	}
+	return rt.T.PKString(row)
+}
+
+// textKeyOf is the column index of t's single text primary key, or -1.
+func textKeyOf(t *mapping.Table) int {
+	if pk := t.PKIndexes; len(pk) == 1 {
+		if b := t.Columns[pk[0]].Type.Base; (b == "text" || b == "varchar") && !t.Columns[pk[0]].Type.Array {
+			return pk[0]
+		}
+	}
+	return -1
 }

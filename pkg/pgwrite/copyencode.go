@@ -1,4 +1,4 @@
-package load
+package pgwrite
 
 import (
 	"context"
@@ -13,7 +13,6 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/ddb2pg/ddb2pg/pkg/mapping"
-	"github.com/ddb2pg/ddb2pg/pkg/pgwrite"
 )
 
 // The backfill writes COPY data in PostgreSQL's text format itself rather
@@ -80,7 +79,7 @@ func copyRows(ctx context.Context, tx pgx.Tx, ct *copyText, ident pgx.Identifier
 		return 0, err
 	}
 	*buf = b
-	n, err := pgwrite.Send(ctx, tx.Conn().PgConn(), ct.sql, b)
+	n, err := Send(ctx, tx.Conn().PgConn(), ct.sql, b)
 	if cap(b) > 16<<20 {
 		*buf = nil // do not keep a huge buffer for the next chunk
 	}
@@ -156,7 +155,7 @@ func appendCopyValue(b []byte, v any, tk timeKind) ([]byte, error) {
 	case nil:
 		return append(b, `\N`...), nil
 	case string:
-		return pgwrite.AppendText(b, x), nil
+		return AppendText(b, x), nil
 	case int16:
 		return strconv.AppendInt(b, int64(x), 10), nil
 	case int32:
@@ -188,7 +187,7 @@ func appendCopyValue(b []byte, v any, tk timeKind) ([]byte, error) {
 		if x == nil {
 			return append(b, `\N`...), nil
 		}
-		return pgwrite.AppendText(b, []byte(x)), nil
+		return AppendText(b, []byte(x)), nil
 	case []byte:
 		if x == nil {
 			return append(b, `\N`...), nil
