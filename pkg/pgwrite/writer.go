@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -244,15 +243,18 @@ type ItemWrite struct {
 // caller has just claimed in the bookkeeping, the way the stream applies a
 // change: each item's rows in non-shared tables are replaced as a set (a
 // deleted item's are deleted), shared tables are upserted (the last item's
-// row per primary key wins; an item with SharedIfAbsent only inserts rows
-// that are absent), in a few round trips. Items must be distinct.
+// row per primary key wins, keys compared as PostgreSQL does: see
+// Table.SharedKey; an item with SharedIfAbsent only inserts rows that are
+// absent), in a few round trips. Idempotent for the same items. Items must
+// be distinct.
 // careful deletes before inserting even for fresh items and inserts row by
 // row (no COPY), so a failure can be traced to one item.
 //
 // Tables are written in the order of the user's foreign keys between them
 // (OrderOf: read from the catalog once per writer, again after a
 // foreign key violation): rows are deleted children first and written
-// parents first; shared rows in primary key order, so that concurrent
+// parents first; shared rows in the order of their SharedKey (the order
+// the backfill's Bulk.CopyShared writes them in), so that concurrent
 // writers lock them in one order.
 func (wr *Writer) WriteItems(ctx context.Context, tx pgx.Tx, items []ItemWrite, careful bool) error {
 	var batch pgx.Batch
@@ -378,7 +380,7 @@ func (wr *Writer) queueShared(batch *pgx.Batch, ti int, items []ItemWrite) {
 			continue
 		}
 		for _, row := range items[i].Rows[ti] {
-			pk := pkString(rt.T, row)
+			pk := rt.SharedKey(row)
 			byPK[pk] = row
 			ifAbsent[pk] = items[i].SharedIfAbsent
 			anyIfAbsent = anyIfAbsent || items[i].SharedIfAbsent
@@ -393,10 +395,9 @@ func (wr *Writer) queueShared(batch *pgx.Batch, ti int, items []ItemWrite) {
 	for i, pk := range pks {
 		rows[i] = byPK[pk]
 	}
-	// One statement for the set, when the primary keys deduplicated above
-	// are in a canonical form (two spellings of one numeric would make the
-	// statement update a row twice).
-	if len(rows) > 2 && wr.upsertSet[ti] != "" && canonicalPKs(rt.T, rows) && !anyIfAbsent {
+	// One statement for the set: the rows' keys are distinct as PostgreSQL
+	// compares them (SharedKey), so it updates no row twice.
+	if len(rows) > 2 && wr.upsertSet[ti] != "" && !anyIfAbsent {
 		if arrays, ok := typedArrays(rows); ok {
 			batch.Queue(wr.upsertSet[ti], arrays...)
 			return
@@ -438,7 +439,7 @@ func (wr *Writer) sharedRows(ord *Order, writes []ItemWrite, which []int) []shar
 		byPK := map[string]sharedRow{}
 		for _, i := range which {
 			for _, row := range writes[i].Rows[ti] {
-				byPK[pkString(rt.T, row)] = sharedRow{table: ti, owner: i, row: row}
+				byPK[rt.SharedKey(row)] = sharedRow{table: ti, owner: i, row: row}
 			}
 		}
 		pks := make([]string, 0, len(byPK))
@@ -531,21 +532,6 @@ func column[T any](kvs [][]any, c int) any {
 		s[i] = v
 	}
 	return s
-}
-
-// canonicalPKs reports whether every primary key value is of a type whose
-// Go value is canonical (equal values print equal).
-func canonicalPKs(t *mapping.Table, rows [][]any) bool {
-	for _, r := range rows {
-		for _, i := range t.PKIndexes {
-			switch r[i].(type) {
-			case string, int16, int32, int64, bool, pgtype.UUID:
-			default:
-				return false
-			}
-		}
-	}
-	return true
 }
 
 // keyValues returns the values of t's key columns for the item, and false
@@ -659,13 +645,4 @@ func (wr *Writer) resolveSoft(ctx context.Context, tx pgx.Tx) error {
 	}
 	wr.soft = soft
 	return nil
-}
-
-// pkString is a dedupe key for a row's primary key values.
-func pkString(t *mapping.Table, row []any) string {
-	var sb strings.Builder
-	for _, i := range t.PKIndexes {
-		fmt.Fprintf(&sb, "%v\x00", row[i])
-	}
-	return sb.String()
 }
