@@ -31,19 +31,11 @@ var errUnsupported = errors.New("copy text: unsupported value type")
 // copyText is one table's COPY statement and its column kinds.
 type copyText struct {
 	sql   string
-	kinds []timeKind // per column: how a time.Time is spelled
+	kinds []mapping.Kind // per column: its type (how a time.Time is spelled)
 }
 
-type timeKind uint8
-
-const (
-	tTimestamptz timeKind = iota
-	tTimestamp
-	tDate
-)
-
 func newCopyText(ident string, cols []string, mcols []*mapping.Column) *copyText {
-	ct := &copyText{kinds: make([]timeKind, len(mcols))}
+	ct := &copyText{kinds: make([]mapping.Kind, len(mcols))}
 	q := make([]byte, 0, 64)
 	q = append(q, "COPY "...)
 	q = append(q, ident...)
@@ -57,12 +49,7 @@ func newCopyText(ident string, cols []string, mcols []*mapping.Column) *copyText
 	q = append(q, ") FROM STDIN"...)
 	ct.sql = string(q)
 	for i, c := range mcols {
-		switch c.Type.Base {
-		case "timestamp":
-			ct.kinds[i] = tTimestamp
-		case "date":
-			ct.kinds[i] = tDate
-		}
+		ct.kinds[i] = c.Type.Kind
 	}
 	return ct
 }
@@ -150,7 +137,7 @@ func appendHex(b []byte, x []byte, inArray bool) []byte {
 	return b
 }
 
-func appendCopyValue(b []byte, v any, tk timeKind) ([]byte, error) {
+func appendCopyValue(b []byte, v any, tk mapping.Kind) ([]byte, error) {
 	switch x := v.(type) {
 	case nil:
 		return append(b, `\N`...), nil
@@ -335,11 +322,11 @@ func appendPadded(b []byte, n, width int) []byte {
 // appendTime spells t as pgx's binary encoding sends it: timestamptz and
 // timestamp to the microsecond (truncated, as pgx does), date by its
 // calendar day. Years before 1 are written in PostgreSQL's BC form.
-func appendTime(b []byte, t time.Time, tk timeKind) []byte {
-	if tk == tTimestamptz {
+func appendTime(b []byte, t time.Time, tk mapping.Kind) []byte {
+	if withZone(tk) {
 		t = t.UTC()
 	}
-	if tk != tDate {
+	if tk != mapping.KindDate {
 		// Truncate to the microsecond toward minus infinity, as pgx does.
 		if ns := t.Nanosecond() % 1000; ns != 0 {
 			t = t.Add(-time.Duration(ns))
@@ -355,7 +342,7 @@ func appendTime(b []byte, t time.Time, tk timeKind) []byte {
 	b = appendPadded(b, int(month), 2)
 	b = append(b, '-')
 	b = appendPadded(b, day, 2)
-	if tk != tDate {
+	if tk != mapping.KindDate {
 		h, m, s := t.Clock()
 		b = append(b, ' ')
 		b = appendPadded(b, h, 2)
@@ -367,7 +354,7 @@ func appendTime(b []byte, t time.Time, tk timeKind) []byte {
 			b = append(b, '.')
 			b = appendPadded(b, us, 6)
 		}
-		if tk == tTimestamptz {
+		if withZone(tk) {
 			b = append(b, "+00"...)
 		}
 	}
@@ -376,3 +363,8 @@ func appendTime(b []byte, t time.Time, tk timeKind) []byte {
 	}
 	return b
 }
+
+// withZone reports whether a time.Time written to a column of kind tk is
+// spelled with its zone: anything but timestamp and date (a column of
+// unknown kind gets the unambiguous spelling).
+func withZone(tk mapping.Kind) bool { return tk != mapping.KindTimestamp && tk != mapping.KindDate }

@@ -161,7 +161,7 @@ func TestCopyTextUnsupportedFallsBack(t *testing.T) {
 // (negative ones first), composite keys column by column.
 func TestAppendSortKeyOrders(t *testing.T) {
 	t.Parallel()
-	ct := &copyText{kinds: make([]timeKind, 2)}
+	ct := &copyText{kinds: make([]mapping.Kind, 2)}
 	key := func(vals ...any) string { return string(appendSortKey(nil, vals, []int{0, 1}, ct)) }
 	ordered := [][]any{
 		{"a", int32(-5)},

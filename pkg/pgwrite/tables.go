@@ -128,7 +128,7 @@ func build(t *mapping.Table) *Table {
 func arrayParams(cols []*mapping.Column) ([]string, bool) {
 	out := make([]string, len(cols))
 	for i, c := range cols {
-		if c.Type.Array || c.Type.Base == "jsonb" || c.Type.Base == "json" {
+		if c.Type.Array || c.Type.Kind == mapping.KindJSONB {
 			return nil, false
 		}
 		out[i] = fmt.Sprintf("$%d::%s[]", i+1, c.Type.Name)
@@ -170,7 +170,7 @@ func (rt *Table) SharedKey(row []any) string {
 // textKeyOf is the column index of t's single text primary key, or -1.
 func textKeyOf(t *mapping.Table) int {
 	if pk := t.PKIndexes; len(pk) == 1 {
-		if b := t.Columns[pk[0]].Type.Base; (b == "text" || b == "varchar") && !t.Columns[pk[0]].Type.Array {
+		if k := t.Columns[pk[0]].Type.Kind; (k == mapping.KindText || k == mapping.KindVarchar) && !t.Columns[pk[0]].Type.Array {
 			return pk[0]
 		}
 	}

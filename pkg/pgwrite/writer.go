@@ -29,9 +29,11 @@ type Writer struct {
 	tables []*Table
 	logger *slog.Logger
 
-	copies    []*copyText // per table: its COPY statement (Bulk)
-	deleteSet []string    // per non-shared table: DeleteItems
-	upsertSet []string    // per shared table: UpsertSet ("" when a column type has no array form)
+	copies    []*copyText      // per table: its COPY statement (Bulk)
+	kinds     [][]mapping.Kind // per table: its columns' kinds (set upserts)
+	keyKinds  [][]mapping.Kind // per non-shared table: its key columns' kinds (set deletes)
+	deleteSet []string         // per non-shared table: DeleteItems
+	upsertSet []string         // per shared table: UpsertSet ("" when a column type has no array form)
 
 	softColumn string
 	softOnce   sync.Mutex
@@ -58,6 +60,14 @@ func New(m *mapping.Mapping, opts Options) *Writer {
 	wr.upsertSet = make([]string, len(wr.tables))
 	for ti, rt := range wr.tables {
 		wr.copies = append(wr.copies, newCopyText(rt.Name, rt.Columns, rt.T.Columns))
+		var kinds, keyKinds []mapping.Kind
+		for _, c := range rt.T.Columns {
+			kinds = append(kinds, c.Type.Kind)
+		}
+		for _, ci := range rt.T.KeyColumns {
+			keyKinds = append(keyKinds, rt.T.Columns[ci].Type.Kind)
+		}
+		wr.kinds, wr.keyKinds = append(wr.kinds, kinds), append(wr.keyKinds, keyKinds)
 		if !rt.T.Shared && len(rt.T.KeyColumns) > 0 {
 			wr.deleteSet[ti] = rt.DeleteItems
 		}
@@ -398,7 +408,7 @@ func (wr *Writer) queueShared(batch *pgx.Batch, ti int, items []ItemWrite) {
 	// One statement for the set: the rows' keys are distinct as PostgreSQL
 	// compares them (SharedKey), so it updates no row twice.
 	if len(rows) > 2 && wr.upsertSet[ti] != "" && !anyIfAbsent {
-		if arrays, ok := typedArrays(rows); ok {
+		if arrays, ok := typedArrays(wr.kinds[ti], rows); ok {
 			batch.Queue(wr.upsertSet[ti], arrays...)
 			return
 		}
@@ -473,7 +483,7 @@ func (wr *Writer) queueDeleteSet(b *pgx.Batch, ti int, kvs [][]any) {
 		return
 	}
 	if len(kvs) > 2 {
-		if arrays, ok := typedArrays(kvs); ok {
+		if arrays, ok := typedArrays(wr.keyKinds[ti], kvs); ok {
 			b.Queue(wr.deleteSet[ti], arrays...)
 			return
 		}
@@ -483,34 +493,35 @@ func (wr *Writer) queueDeleteSet(b *pgx.Batch, ti int, kvs [][]any) {
 	}
 }
 
-// typedArrays turns rows of key values into one typed slice per column
-// (pgx encodes []string as text[], []int64 as bigint[], ...); ok is false
-// for a value type it does not handle.
-func typedArrays(kvs [][]any) ([]any, bool) {
-	out := make([]any, len(kvs[0]))
-	for c := range out {
-		switch kvs[0][c].(type) {
-		case string:
+// typedArrays turns rows of values of columns of the given kinds into one
+// typed slice per column (pgx encodes []string as text[], []int64 as
+// bigint[], ...); ok is false for a kind without a flat array form (jsonb)
+// or a value that is not its kind's Go type (NULL).
+func typedArrays(kinds []mapping.Kind, kvs [][]any) ([]any, bool) {
+	out := make([]any, len(kinds))
+	for c, k := range kinds {
+		switch k {
+		case mapping.KindText, mapping.KindVarchar:
 			out[c] = column[string](kvs, c)
-		case int16:
+		case mapping.KindInt2:
 			out[c] = column[int16](kvs, c)
-		case int32:
+		case mapping.KindInt4:
 			out[c] = column[int32](kvs, c)
-		case int64:
+		case mapping.KindInt8:
 			out[c] = column[int64](kvs, c)
-		case pgtype.Numeric:
+		case mapping.KindNumeric:
 			out[c] = column[pgtype.Numeric](kvs, c)
-		case pgtype.UUID:
+		case mapping.KindUUID:
 			out[c] = column[pgtype.UUID](kvs, c)
-		case time.Time:
+		case mapping.KindTimestamptz, mapping.KindTimestamp, mapping.KindDate:
 			out[c] = column[time.Time](kvs, c)
-		case []byte:
+		case mapping.KindBytea:
 			out[c] = column[[]byte](kvs, c)
-		case bool:
+		case mapping.KindBool:
 			out[c] = column[bool](kvs, c)
-		case float64:
+		case mapping.KindFloat8:
 			out[c] = column[float64](kvs, c)
-		case float32:
+		case mapping.KindFloat4:
 			out[c] = column[float32](kvs, c)
 		default:
 			return nil, false
