@@ -19,7 +19,7 @@ import (
 	"github.com/ddb2pg/ddb2pg/internal/teststack"
 	"github.com/ddb2pg/ddb2pg/pkg/ddbitem"
 	"github.com/ddb2pg/ddb2pg/pkg/mapping"
-	"github.com/ddb2pg/ddb2pg/pkg/rowsql"
+	"github.com/ddb2pg/ddb2pg/pkg/pgwrite"
 )
 
 // runVerify runs the verify command and returns its exit code and output.
@@ -92,7 +92,7 @@ tables:
 	if _, err := conn.Exec(ctx, m.DDL()); err != nil {
 		t.Fatal(err)
 	}
-	ins := rowsql.For(m)[0].Insert
+	ins := pgwrite.For(m)[0].Insert
 	for i := range 10 {
 		it := ddbitem.Item{"orderId": ddbitem.Str(fmt.Sprintf("o-%d", i)), "total": ddbitem.Num(fmt.Sprintf("%d.25", i))}
 		if _, err := ddb.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: it.AttributeValues()}); err != nil {

@@ -20,20 +20,16 @@ import (
 	"runtime"
 	"slices"
 	"sort"
-	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/ddb2pg/ddb2pg/pkg/ddbitem"
 	"github.com/ddb2pg/ddb2pg/pkg/ledger"
 	"github.com/ddb2pg/ddb2pg/pkg/mapping"
 	"github.com/ddb2pg/ddb2pg/pkg/pgerr"
-	"github.com/ddb2pg/ddb2pg/pkg/rowsql"
+	"github.com/ddb2pg/ddb2pg/pkg/pgwrite"
 	"github.com/ddb2pg/ddb2pg/pkg/stream"
 )
 
@@ -101,17 +97,9 @@ type Config struct {
 
 // Engine applies batches. It is safe for concurrent use.
 type Engine struct {
-	cfg    Config
-	m      *mapping.Mapping
-	tables []*rowsql.Table
-
-	deleteSet []string // per non-shared table: rowsql DeleteItems
-	upsertSet []string // per shared table: rowsql UpsertSet ("" when a column type has no array form)
-
-	softOnce sync.Mutex
-	soft     []bool // per table: has the soft-delete column (resolved once)
-
-	logged atomic.Pointer[rowsql.Order] // the tables' order last logged
+	cfg Config
+	m   *mapping.Mapping
+	w   *pgwrite.Writer // writes the rows
 }
 
 // New checks cfg and builds the engine.
@@ -125,18 +113,8 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	e := &Engine{cfg: cfg, m: cfg.Mapping, tables: rowsql.For(cfg.Mapping)}
-	e.deleteSet = make([]string, len(e.tables))
-	e.upsertSet = make([]string, len(e.tables))
-	for ti, rt := range e.tables {
-		if !rt.T.Shared && len(rt.T.KeyColumns) > 0 {
-			e.deleteSet[ti] = rt.DeleteItems
-		}
-		if rt.T.Shared {
-			e.upsertSet[ti] = rt.UpsertSet
-		}
-	}
-	return e, nil
+	w := pgwrite.New(cfg.Mapping, pgwrite.Options{SoftDeleteColumn: cfg.SoftDeleteColumn, Logger: cfg.Logger})
+	return &Engine{cfg: cfg, m: cfg.Mapping, w: w}, nil
 }
 
 // Stats counts what a batch did.
@@ -383,35 +361,6 @@ func (e *Engine) convert(ps []prepared, toConvert []conv) {
 	wg.Wait()
 }
 
-// errClass sorts a write error: retryable (stop, retry later), record-level
-// (isolate the record that caused it and reject it), or fatal.
-type errClass int
-
-const (
-	classRetry errClass = iota
-	classRecord
-	classFatal
-)
-
-func classify(err error) errClass {
-	switch pgerr.Classify(err) {
-	case pgerr.Retryable:
-		return classRetry
-	case pgerr.Canceled:
-		return classRetry
-	}
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && len(pgErr.Code) == 5 {
-		switch pgErr.Code[:2] {
-		case "22", "23", "54": // data exception, integrity constraint, program limit (row too big)
-			return classRecord
-		}
-		return classFatal
-	}
-	// Not from the server: a value pgx could not encode.
-	return classRecord
-}
-
 // applyChunk writes one chunk in one transaction.
 func (e *Engine) applyChunk(ctx context.Context, db DB, recs []stream.Record, hook Hook) (Stats, error) {
 	ps, err := e.prepare(ctx, recs)
@@ -425,14 +374,14 @@ func (e *Engine) applyChunk(ctx context.Context, db DB, recs []stream.Record, ho
 		}
 		return st, err
 	})
-	if err == nil || classify(err) != classRecord {
+	if err == nil || !pgwrite.Refused(err) {
 		return st, err
 	}
 	e.cfg.Logger.Warn("a record could not be written; isolating it", "error", err.Error())
 	if pgerr.Code(err) == "23503" {
 		// A foreign key may have been added since the tables' order was
 		// read: read it again before isolating the record.
-		rowsql.ForgetOrder(e.tables)
+		e.w.ForgetOrder()
 	}
 	// Careful pass: one savepoint per record, so the records that fail are
 	// recorded as rejected and the rest applies.
@@ -525,13 +474,11 @@ func (e *Engine) writeGroup(ctx context.Context, tx pgx.Tx, ps []prepared, caref
 	if err != nil {
 		return pl.st, err
 	}
-	var batch pgx.Batch
-	for _, p := range pl.soft {
-		if err := e.queueSoftDelete(ctx, tx, &batch, p); err != nil {
-			return pl.st, err
-		}
+	soft := make([]pgwrite.SoftDelete, len(pl.soft))
+	for i, p := range pl.soft {
+		soft[i] = softDelete(p)
 	}
-	if err := e.writeItems(ctx, tx, &batch, pl.writes, careful); err != nil {
+	if err := e.w.Write(ctx, tx, soft, pl.writes, careful); err != nil {
 		return pl.st, err
 	}
 	if err := e.recordRejects(ctx, tx, pl.rejects, &pl.st); err != nil {
@@ -558,7 +505,7 @@ func (e *Engine) recordRejects(ctx context.Context, tx pgx.Tx, rejects []ledger.
 type planned struct {
 	st      Stats
 	rejects []ledger.Reject
-	writes  []ItemWrite
+	writes  []pgwrite.ItemWrite
 	owners  []*prepared // per write: its record
 	soft    []*prepared
 }
@@ -632,7 +579,7 @@ func (e *Engine) plan(ctx context.Context, tx pgx.Tx, ps []prepared) (planned, e
 		}
 		switch p.kind {
 		case kWrite, kRejectImg, kRemove:
-			w := ItemWrite{Keys: p.keys, Fresh: o.Fresh}
+			w := pgwrite.ItemWrite{Keys: p.keys, Fresh: o.Fresh}
 			if p.kind == kWrite {
 				w.Rows = p.rows
 			}
@@ -656,7 +603,7 @@ func (e *Engine) writeGroupCareful(ctx context.Context, tx pgx.Tx, ps []prepared
 	if err != nil {
 		return Stats{}, err
 	}
-	refused, err := e.WriteItemsIsolated(ctx, tx, pl.writes)
+	refused, err := e.w.WriteItemsIsolated(ctx, tx, pl.writes)
 	if err != nil {
 		return Stats{}, err
 	}
@@ -677,25 +624,16 @@ func (e *Engine) writeGroupCareful(ctx context.Context, tx pgx.Tx, ps []prepared
 		st.Applied--
 		st.Rejected++
 	}
-	for _, p := range pl.soft {
-		sp, err := tx.Begin(ctx)
-		if err != nil {
-			return Stats{}, err
-		}
-		var batch pgx.Batch
-		if err := e.queueSoftDelete(ctx, sp, &batch, p); err != nil {
-			_ = sp.Rollback(ctx)
-			return Stats{}, err
-		}
-		err = sp.SendBatch(ctx, &batch).Close()
-		if err == nil {
-			err = sp.Commit(ctx)
-		}
-		if err != nil {
-			_ = sp.Rollback(ctx)
-			if classify(err) != classRecord {
-				return Stats{}, err
-			}
+	soft := make([]pgwrite.SoftDelete, len(pl.soft))
+	for i, p := range pl.soft {
+		soft[i] = softDelete(p)
+	}
+	refusedSoft, err := e.w.SoftDeletesIsolated(ctx, tx, soft)
+	if err != nil {
+		return Stats{}, err
+	}
+	for i, p := range pl.soft {
+		if err, ok := refusedSoft[i]; ok {
 			q := *p
 			e.reject(&q, ledger.Problem{Raw: imageText(q.rec), Reason: "PostgreSQL refused marking the item's rows deleted: " + err.Error()})
 			rejects = append(rejects, *q.rej)
@@ -709,524 +647,8 @@ func (e *Engine) writeGroupCareful(ctx context.Context, tx pgx.Tx, ps []prepared
 	return st, nil
 }
 
-// WriteItemsIsolated writes items inside tx as WriteItems does, isolating
-// the ones PostgreSQL refuses (a user's constraint, a value out of range:
-// SQLSTATE classes 22, 23, 54): it returns why, by index in items. A
-// refused item's rows are left out and its previous rows deleted (when
-// even that is refused, they stay); the others are written. The shared
-// rows of all items are upserted first, in table and key order, so that
-// concurrent writers lock them in one order; then each item's own rows in
-// a savepoint of its own. A refused item writes no shared rows: when one
-// had some, the items are written again from the start without it (each
-// round refuses at least one more item, so the rounds end). Other errors
-// are returned as they are; tx is then unusable.
-func (e *Engine) WriteItemsIsolated(ctx context.Context, tx pgx.Tx, items []ItemWrite) (map[int]error, error) {
-	refused := map[int]error{}
-	for {
-		round, err := tx.Begin(ctx)
-		if err != nil {
-			return nil, err
-		}
-		again, err := e.carefulRound(ctx, round, items, refused)
-		if err != nil {
-			_ = round.Rollback(ctx)
-			return nil, err
-		}
-		if !again {
-			return refused, round.Commit(ctx)
-		}
-		if err := round.Rollback(ctx); err != nil {
-			return nil, err
-		}
-	}
-}
-
-// carefulRound writes items inside tx, leaving out the rows of the
-// refused ones (their old rows are only deleted). It adds the items
-// PostgreSQL refuses to refused, and returns again when the round must be
-// rolled back and written anew because a newly refused item had shared rows
-// in it.
-func (e *Engine) carefulRound(ctx context.Context, tx pgx.Tx, writes []ItemWrite, refused map[int]error) (again bool, err error) {
-	ord, err := e.order(ctx, tx)
-	if err != nil {
-		return false, err
-	}
-	// Shared rows first, in table and key order: one batch, or one
-	// savepoint per row to find the ones PostgreSQL refuses.
-	var shared []int // writes whose shared rows go in this round
-	for i, w := range writes {
-		if _, bad := refused[i]; !bad && w.Rows != nil {
-			shared = append(shared, i)
-		}
-	}
-	rows := e.sharedRows(ord, writes, shared)
-	if len(rows) > 0 {
-		sp, err := tx.Begin(ctx)
-		if err != nil {
-			return false, err
-		}
-		var batch pgx.Batch
-		for _, r := range rows {
-			batch.Queue(e.sharedSQL(r.table, writes[r.owner]), r.row...)
-		}
-		err = sp.SendBatch(ctx, &batch).Close()
-		if err == nil {
-			err = sp.Commit(ctx)
-		}
-		if err != nil {
-			_ = sp.Rollback(ctx)
-			if classify(err) != classRecord {
-				return false, err
-			}
-			for _, r := range rows {
-				sp, err := tx.Begin(ctx)
-				if err != nil {
-					return false, err
-				}
-				_, err = sp.Exec(ctx, e.sharedSQL(r.table, writes[r.owner]), r.row...)
-				if err == nil {
-					err = sp.Commit(ctx)
-				}
-				if err != nil {
-					_ = sp.Rollback(ctx)
-					if classify(err) != classRecord {
-						return false, err
-					}
-					if _, known := refused[r.owner]; !known {
-						refused[r.owner] = err
-						again = true
-					}
-				}
-			}
-			if again {
-				return true, nil
-			}
-		}
-	}
-	// Then each item's own rows, in a savepoint of its own.
-	for i, w := range writes {
-		_, bad := refused[i]
-		if bad {
-			w.Rows = nil
-		}
-		for {
-			sp, err := tx.Begin(ctx)
-			if err != nil {
-				return false, err
-			}
-			var batch pgx.Batch
-			e.queueDeletes(&batch, ord, []ItemWrite{w}, true)
-			err = e.writeRows(ctx, sp, &batch, ord, []ItemWrite{w}, true, false)
-			if err == nil {
-				err = sp.Commit(ctx)
-			}
-			if err == nil {
-				break
-			}
-			_ = sp.Rollback(ctx)
-			if classify(err) != classRecord {
-				return false, err
-			}
-			if !bad {
-				refused[i] = err
-				again = again || e.hasShared(w.Rows)
-			}
-			if w.Rows == nil {
-				break // even the delete fails: the old rows stay
-			}
-			w.Rows, bad = nil, true // its old rows still go
-		}
-	}
-	return again, nil
-}
-
-// ItemWrite is one item's new state for WriteItems.
-type ItemWrite struct {
-	Keys ddbitem.Item // the item's key attributes
-	// Rows are the item's mapped rows; nil when the item is deleted (or its
-	// image rejected): its non-shared rows go and none are written.
-	Rows mapping.Rows
-	// Fresh: the item has no rows in the tables yet (no ledger row before
-	// the claim), so deleting them first is skipped.
-	Fresh bool
-	// SharedIfAbsent: the item's shared rows are inserted when absent and
-	// never update an existing row (an export's change: the row the stream
-	// wrote may be newer). Otherwise they are upserted (the stream's).
-	SharedIfAbsent bool
-}
-
-// WriteItems writes, inside tx, the new state of items whose version the
-// caller has just claimed in the bookkeeping, the way the stream applies a
-// change: each item's rows in non-shared tables are replaced as a set (a
-// deleted item's are deleted), shared tables are upserted (the last item's
-// row per primary key wins; an item with SharedIfAbsent only inserts rows
-// that are absent), in a few round trips. Items must be distinct.
-// careful deletes before inserting even for fresh items and inserts row by
-// row (no COPY), so a failure can be traced to one item.
-//
-// Tables are written in the order of the user's foreign keys between them
-// (rowsql.OrderOf: read from the catalog once per engine, again after a
-// foreign key violation): rows are deleted children first and written
-// parents first; shared rows in primary key order, so that concurrent
-// writers lock them in one order.
-func (e *Engine) WriteItems(ctx context.Context, tx pgx.Tx, items []ItemWrite, careful bool) error {
-	var batch pgx.Batch
-	return e.writeItems(ctx, tx, &batch, items, careful)
-}
-
-// writeItems is WriteItems after what batch already holds: deletes and
-// shared upserts join batch (one pipelined round trip), then one COPY per
-// non-shared table.
-func (e *Engine) writeItems(ctx context.Context, tx pgx.Tx, batch *pgx.Batch, items []ItemWrite, careful bool) error {
-	ord, err := e.order(ctx, tx)
-	if err != nil {
-		return err
-	}
-	e.queueDeletes(batch, ord, items, careful)
-	return e.writeRows(ctx, tx, batch, ord, items, careful, true)
-}
-
-// order returns the tables' write order, logging it when it was (re)read.
-func (e *Engine) order(ctx context.Context, tx pgx.Tx) (*rowsql.Order, error) {
-	ord, err := rowsql.OrderOf(ctx, tx, e.tables)
-	if err != nil {
-		return nil, err
-	}
-	if e.logged.Swap(ord) != ord {
-		if msg := ord.Describe(e.tables); len(ord.Cycle) > 0 {
-			e.cfg.Logger.Warn("foreign keys between the mapped tables", "order", msg)
-		} else if msg != "" {
-			e.cfg.Logger.Info("foreign keys between the mapped tables", "order", msg)
-		}
-	}
-	return ord, nil
-}
-
-// queueDeletes queues the deletes of the items' rows in non-shared tables,
-// children first: one statement per table for the whole set. Fresh items
-// have none, unless careful.
-func (e *Engine) queueDeletes(batch *pgx.Batch, ord *rowsql.Order, items []ItemWrite, careful bool) {
-	for _, ti := range ord.Delete {
-		rt := e.tables[ti]
-		if rt.T.Shared {
-			continue
-		}
-		var kvs [][]any // key values of items whose rows go
-		for i := range items {
-			w := &items[i]
-			if w.Fresh && !careful {
-				continue
-			}
-			if kv, ok := e.keyValues(rt.T, w.Keys); ok {
-				kvs = append(kvs, kv)
-			}
-		}
-		e.queueDeleteSet(batch, ti, kvs)
-	}
-}
-
-// writeRows writes the items' rows after what batch holds, table by table
-// in ord.Insert order: shared upserts join the batch, which is sent before
-// the COPY (or, careful, the inserts) of each non-shared table. Without
-// withShared the shared tables are left alone.
-func (e *Engine) writeRows(ctx context.Context, tx pgx.Tx, batch *pgx.Batch, ord *rowsql.Order, items []ItemWrite, careful, withShared bool) error {
-	send := func() error {
-		if batch.Len() == 0 {
-			return nil
-		}
-		err := tx.SendBatch(ctx, batch).Close()
-		*batch = pgx.Batch{}
-		return err
-	}
-	for _, ti := range ord.Insert {
-		rt := e.tables[ti]
-		if rt.T.Shared {
-			if withShared {
-				e.queueShared(batch, ti, items)
-			}
-			continue
-		}
-		var rows [][]any
-		for i := range items {
-			if items[i].Rows == nil {
-				continue
-			}
-			for _, r := range items[i].Rows[ti] {
-				rows = append(rows, r)
-			}
-		}
-		if len(rows) == 0 {
-			continue
-		}
-		if err := send(); err != nil {
-			return err
-		}
-		if (careful || len(rows) < 4) && !ord.SelfRef[ti] {
-			var b pgx.Batch
-			for _, r := range rows {
-				b.Queue(rt.Insert, r...)
-			}
-			if err := tx.SendBatch(ctx, &b).Close(); err != nil {
-				return err
-			}
-			continue
-		}
-		// One COPY: a table referencing itself is checked once its rows
-		// are all in.
-		if _, err := tx.CopyFrom(ctx, rt.T.Ident, rt.Columns, pgx.CopyFromRows(rows)); err != nil {
-			return err
-		}
-	}
-	return send()
-}
-
-// queueShared queues the upsert of table ti's rows of items: the last
-// item's row per primary key, in key order.
-func (e *Engine) queueShared(batch *pgx.Batch, ti int, items []ItemWrite) {
-	rt := e.tables[ti]
-	byPK := map[string][]any{}
-	ifAbsent := map[string]bool{} // the row's item has SharedIfAbsent
-	anyIfAbsent := false
-	for i := range items {
-		if items[i].Rows == nil {
-			continue
-		}
-		for _, row := range items[i].Rows[ti] {
-			pk := pkString(rt.T, row)
-			byPK[pk] = row
-			ifAbsent[pk] = items[i].SharedIfAbsent
-			anyIfAbsent = anyIfAbsent || items[i].SharedIfAbsent
-		}
-	}
-	pks := make([]string, 0, len(byPK))
-	for pk := range byPK {
-		pks = append(pks, pk)
-	}
-	sort.Strings(pks)
-	rows := make([][]any, len(pks))
-	for i, pk := range pks {
-		rows[i] = byPK[pk]
-	}
-	// One statement for the set, when the primary keys deduplicated above
-	// are in a canonical form (two spellings of one numeric would make the
-	// statement update a row twice).
-	if len(rows) > 2 && e.upsertSet[ti] != "" && canonicalPKs(rt.T, rows) && !anyIfAbsent {
-		if arrays, ok := typedArrays(rows); ok {
-			batch.Queue(e.upsertSet[ti], arrays...)
-			return
-		}
-	}
-	for i, row := range rows {
-		if ifAbsent[pks[i]] {
-			batch.Queue(rt.InsertIfAbsent, row...)
-			continue
-		}
-		batch.Queue(rt.Upsert, row...)
-	}
-}
-
-// sharedSQL is the statement writing a shared row of table ti for w.
-func (e *Engine) sharedSQL(ti int, w ItemWrite) string {
-	if w.SharedIfAbsent {
-		return e.tables[ti].InsertIfAbsent
-	}
-	return e.tables[ti].Upsert
-}
-
-// sharedRow is a shared table's row with the write it comes from.
-type sharedRow struct {
-	table, owner int
-	row          []any
-}
-
-// sharedRows lists the shared rows of writes[which...] as queueShared
-// writes them: table by table in ord.Insert order, the last write's row per
-// primary key, in key order.
-func (e *Engine) sharedRows(ord *rowsql.Order, writes []ItemWrite, which []int) []sharedRow {
-	var out []sharedRow
-	for _, ti := range ord.Insert {
-		rt := e.tables[ti]
-		if !rt.T.Shared {
-			continue
-		}
-		byPK := map[string]sharedRow{}
-		for _, i := range which {
-			for _, row := range writes[i].Rows[ti] {
-				byPK[pkString(rt.T, row)] = sharedRow{table: ti, owner: i, row: row}
-			}
-		}
-		pks := make([]string, 0, len(byPK))
-		for pk := range byPK {
-			pks = append(pks, pk)
-		}
-		sort.Strings(pks)
-		for _, pk := range pks {
-			out = append(out, byPK[pk])
-		}
-	}
-	return out
-}
-
-// hasShared reports whether rows hold a row of a shared table.
-func (e *Engine) hasShared(rows mapping.Rows) bool {
-	for ti, rt := range e.tables {
-		if rt.T.Shared && ti < len(rows) && len(rows[ti]) > 0 {
-			return true
-		}
-	}
-	return false
-}
-
-// queueDeleteSet deletes the rows of the items whose key values are kvs
-// from table ti: one statement for the whole set (key values sent as typed
-// arrays) when there are several, one per item otherwise.
-func (e *Engine) queueDeleteSet(b *pgx.Batch, ti int, kvs [][]any) {
-	rt := e.tables[ti]
-	if len(kvs) == 0 {
-		return
-	}
-	if len(kvs) > 2 {
-		if arrays, ok := typedArrays(kvs); ok {
-			b.Queue(e.deleteSet[ti], arrays...)
-			return
-		}
-	}
-	for _, kv := range kvs {
-		b.Queue(rt.DeleteItem, kv...)
-	}
-}
-
-// typedArrays turns rows of key values into one typed slice per column
-// (pgx encodes []string as text[], []int64 as bigint[], ...); ok is false
-// for a value type it does not handle.
-func typedArrays(kvs [][]any) ([]any, bool) {
-	out := make([]any, len(kvs[0]))
-	for c := range out {
-		switch kvs[0][c].(type) {
-		case string:
-			out[c] = column[string](kvs, c)
-		case int16:
-			out[c] = column[int16](kvs, c)
-		case int32:
-			out[c] = column[int32](kvs, c)
-		case int64:
-			out[c] = column[int64](kvs, c)
-		case pgtype.Numeric:
-			out[c] = column[pgtype.Numeric](kvs, c)
-		case pgtype.UUID:
-			out[c] = column[pgtype.UUID](kvs, c)
-		case time.Time:
-			out[c] = column[time.Time](kvs, c)
-		case []byte:
-			out[c] = column[[]byte](kvs, c)
-		case bool:
-			out[c] = column[bool](kvs, c)
-		case float64:
-			out[c] = column[float64](kvs, c)
-		case float32:
-			out[c] = column[float32](kvs, c)
-		default:
-			return nil, false
-		}
-		if out[c] == nil {
-			return nil, false
-		}
-	}
-	return out, true
-}
-
-func column[T any](kvs [][]any, c int) any {
-	s := make([]T, len(kvs))
-	for i, kv := range kvs {
-		v, ok := kv[c].(T)
-		if !ok {
-			return nil
-		}
-		s[i] = v
-	}
-	return s
-}
-
-// canonicalPKs reports whether every primary key value is of a type whose
-// Go value is canonical (equal values print equal).
-func canonicalPKs(t *mapping.Table, rows [][]any) bool {
-	for _, r := range rows {
-		for _, i := range t.PKIndexes {
-			switch r[i].(type) {
-			case string, int16, int32, int64, bool, pgtype.UUID:
-			default:
-				return false
-			}
-		}
-	}
-	return true
-}
-
-// keyValues returns the values of t's key columns for the item, and false
-// when the item cannot have rows in t (see mapping.KeyValues: a shared table,
-// a key that does not convert, a `when` on a key attribute that fails).
-func (e *Engine) keyValues(t *mapping.Table, keys ddbitem.Item) ([]any, bool) {
-	kv, ok, err := e.m.KeyValues(t, keys)
-	if err != nil || !ok {
-		return nil, false
-	}
-	return kv, true
-}
-
-func (e *Engine) queueSoftDelete(ctx context.Context, tx pgx.Tx, b *pgx.Batch, p *prepared) error {
-	if err := e.resolveSoft(ctx, tx); err != nil {
-		return err
-	}
-	at := p.rec.ApproxTime
-	var atv any
-	if !at.IsZero() {
-		atv = at
-	}
-	for ti, rt := range e.tables {
-		if rt.T.Shared || !e.soft[ti] {
-			continue
-		}
-		kv, ok := e.keyValues(rt.T, p.keys)
-		if !ok {
-			continue
-		}
-		b.Queue(rt.SoftDeleteItem(e.cfg.SoftDeleteColumn), append(kv, atv)...)
-	}
-	return nil
-}
-
-// resolveSoft finds, once, which non-shared tables have the soft-delete column.
-func (e *Engine) resolveSoft(ctx context.Context, tx pgx.Tx) error {
-	e.softOnce.Lock()
-	defer e.softOnce.Unlock()
-	if e.soft != nil {
-		return nil
-	}
-	soft := make([]bool, len(e.tables))
-	found := false
-	for ti, rt := range e.tables {
-		if rt.T.Shared {
-			continue
-		}
-		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1)
-			AND attname = $2 AND attnum > 0 AND NOT attisdropped)`, rt.Name, e.cfg.SoftDeleteColumn).Scan(&soft[ti]); err != nil {
-			return fmt.Errorf("looking for the soft-delete column %q in %s: %w", e.cfg.SoftDeleteColumn, rt.T.Name, err)
-		}
-		found = found || soft[ti]
-	}
-	if !found {
-		return fmt.Errorf("TTL deletes are soft but no mapped table has the column %q: add it (e.g. ALTER TABLE ... ADD COLUMN %s timestamptz)",
-			e.cfg.SoftDeleteColumn, e.cfg.SoftDeleteColumn)
-	}
-	e.soft = soft
-	return nil
-}
-
-// pkString is a dedupe key for a row's primary key values.
-func pkString(t *mapping.Table, row []any) string {
-	var sb strings.Builder
-	for _, i := range t.PKIndexes {
-		fmt.Fprintf(&sb, "%v\x00", row[i])
-	}
-	return sb.String()
+// softDelete is what a TTL delete kept as a soft delete writes: the
+// record's approximate time (now() when it has none).
+func softDelete(p *prepared) pgwrite.SoftDelete {
+	return pgwrite.SoftDelete{Keys: p.keys, At: p.rec.ApproxTime}
 }

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/ddb2pg/ddb2pg/pkg/apply"
-	"github.com/ddb2pg/ddb2pg/pkg/rowsql"
+	"github.com/ddb2pg/ddb2pg/pkg/pgwrite"
 	"github.com/ddb2pg/ddb2pg/pkg/stream"
 )
 
@@ -36,7 +36,7 @@ func benchRecords(n, keys int, startSeq int, rng *rand.Rand) []stream.Record {
 
 // baseline applies each record in its own transaction, one statement per row.
 func baseline(b testing.TB, e *env, recs []stream.Record) {
-	tables := rowsql.For(e.m)
+	tables := pgwrite.For(e.m)
 	for _, r := range recs {
 		tx, err := e.pool.Begin(e.ctx)
 		if err != nil {

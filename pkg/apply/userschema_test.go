@@ -20,7 +20,7 @@ import (
 	"github.com/ddb2pg/ddb2pg/pkg/ddbitem"
 	"github.com/ddb2pg/ddb2pg/pkg/ledger"
 	"github.com/ddb2pg/ddb2pg/pkg/mapping"
-	"github.com/ddb2pg/ddb2pg/pkg/rowsql"
+	"github.com/ddb2pg/ddb2pg/pkg/pgwrite"
 	"github.com/ddb2pg/ddb2pg/pkg/schema"
 	"github.com/ddb2pg/ddb2pg/pkg/stream"
 )
@@ -302,7 +302,7 @@ func TestConcurrentInvocationsWithRefusedRecordsDoNotDeadlock(t *testing.T) {
 	e.expectTables(exportgen.MappingYAML("Orders"), state)
 }
 
-// rowsql.ReadOrder reads the user's foreign keys from the catalog:
+// pgwrite.ReadOrder reads the user's foreign keys from the catalog:
 // schema-qualified and quoted names, a self-reference, deferrable and
 // initially deferred keys; a key to a table that is not mapped is left out.
 func TestReadOrderFromCatalog(t *testing.T) {
@@ -335,8 +335,8 @@ tables:
 		`ALTER TABLE sales."Lines" ADD CONSTRAINT "Lines self" FOREIGN KEY (id, parent_n) REFERENCES sales."Lines" (id, n) DEFERRABLE`,
 		`ALTER TABLE sales.heads ADD CONSTRAINT heads_region FOREIGN KEY (region) REFERENCES regions (code) DEFERRABLE INITIALLY DEFERRED`,
 		`ALTER TABLE sales.heads ADD CONSTRAINT heads_other FOREIGN KEY (id) REFERENCES other (id) NOT VALID`)
-	tables := rowsql.For(e.m)
-	ord, err := rowsql.ReadOrder(e.ctx, e.pool, tables)
+	tables := pgwrite.For(e.m)
+	ord, err := pgwrite.ReadOrder(e.ctx, e.pool, tables)
 	if err != nil {
 		t.Fatal(err)
 	}

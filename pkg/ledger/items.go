@@ -8,7 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/ddb2pg/ddb2pg/pkg/pgcopy"
+	"github.com/ddb2pg/ddb2pg/pkg/pgwrite"
 )
 
 // ExportClaim is the outcome of claiming a batch of items for an export copy.
@@ -118,17 +118,17 @@ func (l *Ledger) copyFresh(ctx context.Context, tx pgx.Tx, sourceTable string, e
 		return nil
 	}
 	ts := exportTime.UTC().Format("2006-01-02 15:04:05.999999Z07:00")
-	prefix := pgcopy.AppendText(nil, sourceTable)
+	prefix := pgwrite.AppendText(nil, sourceTable)
 	b := make([]byte, 0, len(keys)*(len(prefix)+len(ts)+48))
 	for _, k := range keys {
 		b = append(b, prefix...)
 		b = append(b, '\t')
-		b = pgcopy.AppendText(b, k)
+		b = pgwrite.AppendText(b, k)
 		b = append(b, "\texport\t"...)
 		b = append(b, ts...)
 		b = append(b, '\n')
 	}
-	if _, err := pgcopy.Send(ctx, tx.Conn().PgConn(), "COPY "+l.T("items")+" (source_table, item_key, origin, export_time) FROM STDIN", b); err != nil {
+	if _, err := pgwrite.Send(ctx, tx.Conn().PgConn(), "COPY "+l.T("items")+" (source_table, item_key, origin, export_time) FROM STDIN", b); err != nil {
 		return fmt.Errorf("recording %d new items: %w", len(keys), err)
 	}
 	return nil

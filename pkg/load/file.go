@@ -3,11 +3,7 @@ package load
 import (
 	"context"
 	"fmt"
-	"slices"
-	"sort"
-	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -19,7 +15,7 @@ import (
 	"github.com/ddb2pg/ddb2pg/pkg/ledger"
 	"github.com/ddb2pg/ddb2pg/pkg/mapping"
 	"github.com/ddb2pg/ddb2pg/pkg/pgerr"
-	"github.com/ddb2pg/ddb2pg/pkg/rowsql"
+	"github.com/ddb2pg/ddb2pg/pkg/pgwrite"
 )
 
 // loadOne claims one file and loads it in one transaction. It returns the
@@ -42,7 +38,7 @@ func (r *run) loadOne(ctx context.Context, careful bool) (*ledger.FileResult, st
 	if careful {
 		// A careful retry may follow a foreign key violation: a key added
 		// since the tables' order was read. Read it again.
-		rowsql.ForgetOrder(r.tables)
+		r.writer.ForgetOrder()
 	}
 	ord, err := r.writeOrder(ctx, tx)
 	if err != nil {
@@ -53,6 +49,7 @@ func (r *run) loadOne(ctx context.Context, careful bool) (*ledger.FileResult, st
 	fl := &fileLoad{r: r, tx: tx, file: df, careful: careful, order: ord,
 		res: ledger.FileResult{TableRows: map[string]int64{}}, shared: make([]*sharedBuf, len(r.tables)),
 		writeBuffers: bufs, claimed: make([][]pkHash, len(r.tables))}
+	fl.bulk.Reset(ord, fl.res.TableRows)
 	err = fl.load(ctx)
 	if err == nil {
 		err = r.cfg.Ledger.MarkFileDone(ctx, tx, r.cfg.Export.ID(), df.Key, r.cfg.WorkerID, fl.res)
@@ -153,10 +150,7 @@ func (fl *fileLoad) restart() {
 	fl.shared = make([]*sharedBuf, len(fl.r.tables))
 	fl.claimed = make([][]pkHash, len(fl.r.tables))
 	fl.freshKeys = fl.freshKeys[:0]
-	for i := range fl.pending {
-		p := &fl.pending[i]
-		p.data, p.keys, p.rows = p.data[:0], p.keys[:0], p.rows[:0]
-	}
+	fl.bulk.Reset(fl.order, fl.res.TableRows)
 }
 
 // pendingItem is a mapped item waiting for its chunk's flush. The decoded
@@ -180,11 +174,7 @@ type sharedBuf struct {
 	seen    map[pkHash]struct{}
 	rows    [][]any
 	pks     []pkHash // rows' keys
-	stage   string   // temp table name once created
-	ord     string   // the staging table's own column (quoted): the order rows were staged in
-	copy    *copyText
-	staged  int64
-	spilled bool
+	spilled bool     // rows were staged (Bulk.Stage)
 }
 
 type fileLoad struct {
@@ -192,8 +182,8 @@ type fileLoad struct {
 	tx        pgx.Tx
 	file      export.DataFile
 	careful   bool
-	isolate   bool          // write item by item, rejecting what PostgreSQL refuses (see load)
-	order     *rowsql.Order // the tables' write order (writeOrder)
+	isolate   bool           // write item by item, rejecting what PostgreSQL refuses (see load)
+	order     *pgwrite.Order // the tables' write order (writeOrder)
 	shared    []*sharedBuf
 	rejects   []ledger.Reject
 	res       ledger.FileResult
@@ -392,7 +382,7 @@ func (fl *fileLoad) handle(dec decode.LineDecoder, c *lineChunk, line int64, dat
 		p := ledger.Problem{Raw: string(data), Reason: "undecodable line: " + err.Error()}
 		key, sv := fl.salvage(data)
 		switch {
-		case key != "" && fl.r.engine == nil:
+		case key != "" && !fl.r.incremental:
 			// A full export's copy of a known item: rejected as a copy.
 			fl.rejectCopy(c, line, key, p)
 		case key != "" && sv.WriteTimeMicros > 0:
@@ -406,7 +396,7 @@ func (fl *fileLoad) handle(dec decode.LineDecoder, c *lineChunk, line int64, dat
 		}
 		return
 	}
-	if fl.r.engine != nil || rec.Incremental {
+	if fl.r.incremental || rec.Incremental {
 		fl.handleChange(c, line, data, rec) // incremental.go
 		return
 	}
@@ -437,7 +427,7 @@ func (fl *fileLoad) flush(ctx context.Context, chunk []pendingItem) error {
 	if len(chunk) == 0 {
 		return nil
 	}
-	if fl.r.engine != nil {
+	if fl.r.incremental {
 		return fl.flushChanges(ctx, chunk) // incremental.go
 	}
 	// A key twice in one chunk: the later line is the item's state.
@@ -497,31 +487,13 @@ func (fl *fileLoad) flush(ctx context.Context, chunk []pendingItem) error {
 		}
 		gone = append(gone, keyItem)
 	}
-	// Children first: the user's foreign keys between the tables hold
-	// after each statement.
-	var batch pgx.Batch
-	for _, ti := range fl.order.Delete {
-		rt := fl.r.tables[ti]
-		if rt.T.Shared {
-			continue
-		}
-		for _, keyItem := range gone {
-			kv, ok, err := m.KeyValues(rt.T, keyItem)
-			if err != nil {
-				return fmt.Errorf("item %s: key columns of %s: %w", keyItem, rt.T.Name, err)
-			}
-			if ok {
-				batch.Queue(rt.DeleteItem, kv...)
-			}
-		}
-	}
-	if batch.Len() > 0 {
+	if len(gone) > 0 {
 		// Rows of earlier chunks go first: a delete here may be of an item
 		// that an earlier chunk of this file wrote.
-		if err := fl.sendPending(ctx); err != nil {
+		if err := fl.bulk.Flush(ctx, fl.tx); err != nil {
 			return err
 		}
-		if err := fl.tx.SendBatch(ctx, &batch).Close(); err != nil {
+		if err := fl.r.writer.DeleteItems(ctx, fl.tx, fl.order, gone); err != nil {
 			return fmt.Errorf("deleting previous rows of re-loaded items: %w", err)
 		}
 	}
@@ -545,11 +517,11 @@ func (fl *fileLoad) flush(ctx context.Context, chunk []pendingItem) error {
 		if len(rows) == 0 {
 			continue
 		}
-		if err := fl.queueRows(ctx, ti, rows); err != nil {
+		if err := fl.bulk.Queue(ctx, fl.tx, ti, rows); err != nil {
 			return err
 		}
 	}
-	return fl.sendIfFull(ctx)
+	return fl.bulk.FlushIfFull(ctx, fl.tx)
 }
 
 // addShared buffers the shared rows of table ti of the chunk's items that
@@ -559,7 +531,7 @@ func (fl *fileLoad) flush(ctx context.Context, chunk []pendingItem) error {
 // never deleted with an item, so the rows an older copy referenced are
 // there whatever order the backfill and the stream ran in. A row that
 // exists is never overwritten.
-func (fl *fileLoad) addShared(ctx context.Context, chunk []pendingItem, ti int, rt *rowsql.Table, take func(i int, p *pendingItem) bool) error {
+func (fl *fileLoad) addShared(ctx context.Context, chunk []pendingItem, ti int, rt *pgwrite.Table, take func(i int, p *pendingItem) bool) error {
 	sb := fl.shared[ti]
 	if sb == nil {
 		sb = &sharedBuf{seen: map[pkHash]struct{}{}}
@@ -589,37 +561,22 @@ func (fl *fileLoad) addShared(ctx context.Context, chunk []pendingItem, ti int, 
 		}
 	}
 	if len(sb.rows) >= fl.r.cfg.SharedSpillRows {
-		return fl.spill(ctx, ti, rt)
+		return fl.spill(ctx, ti)
 	}
 	return nil
 }
 
-// spill moves a shared table's buffered rows into the file's staging table,
-// bounding memory; the dedupe set is kept, so it costs one string per row.
-func (fl *fileLoad) spill(ctx context.Context, ti int, rt *rowsql.Table) error {
+// spill moves a shared table's buffered rows into the file's staging table
+// (Bulk.Stage), bounding memory; the dedupe set is kept, so it costs one
+// string per row.
+func (fl *fileLoad) spill(ctx context.Context, ti int) error {
 	sb := fl.shared[ti]
 	if len(sb.rows) == 0 {
 		return nil
 	}
-	if sb.stage == "" {
-		sb.stage = fmt.Sprintf("ddb2pg_stage_%d", ti)
-		sb.ord = pgx.Identifier{stagingOrdColumn(rt.T)}.Sanitize()
-		cols := make([]string, len(rt.T.Columns))
-		for i, c := range rt.T.Columns {
-			cols[i] = pgx.Identifier{c.Name}.Sanitize() + " " + c.Type.Name
-		}
-		if _, err := fl.tx.Exec(ctx, "CREATE TEMP TABLE "+sb.stage+" ("+sb.ord+" bigserial, "+strings.Join(cols, ", ")+") ON COMMIT DROP"); err != nil {
-			return fmt.Errorf("creating staging table for %s: %w", rt.T.Name, err)
-		}
+	if _, err := fl.bulk.Stage(ctx, fl.tx, ti, sb.rows); err != nil {
+		return err
 	}
-	if sb.copy == nil {
-		sb.copy = newCopyText(pgx.Identifier{sb.stage}.Sanitize(), rt.Columns, rt.T.Columns)
-	}
-	n, err := copyRows(ctx, fl.tx, sb.copy, pgx.Identifier{sb.stage}, rt.Columns, sb.rows, &fl.copyBuf)
-	if err != nil {
-		return fmt.Errorf("staging %d rows of %s: %w", len(sb.rows), rt.T.Name, err)
-	}
-	sb.staged += n
 	sb.rows, sb.pks = sb.rows[:0], sb.pks[:0]
 	sb.spilled = true
 	return nil
@@ -630,48 +587,33 @@ func lastCopy(last map[string]int) func(i int, p *pendingItem) bool {
 	return func(i int, p *pendingItem) bool { return last[p.key] == i }
 }
 
-// stagingOrdColumn names the staging table's own column: ddb2pg_ord, or
-// with as many underscores appended as it takes to differ from every column
-// of t (a mapped table may have any column names).
-func stagingOrdColumn(t *mapping.Table) string {
-	name := "ddb2pg_ord"
-	for slices.ContainsFunc(t.Columns, func(c *mapping.Column) bool { return c.Name == name }) {
-		name += "_"
-	}
-	return name
-}
-
 // finish writes the shared rows and the rejects, after the last chunk.
 // Shared rows are written last, sorted by primary key, so concurrent workers
 // lock them in one order and hold the locks only until their commit; the
 // shared tables in the order of the foreign keys between them.
 func (fl *fileLoad) finish(ctx context.Context) error {
-	if err := fl.sendPending(ctx); err != nil {
+	if err := fl.bulk.Flush(ctx, fl.tx); err != nil {
 		return err
 	}
 	for _, ti := range fl.order.Insert {
-		rt := fl.r.tables[ti]
 		sb := fl.shared[ti]
 		if sb == nil || (len(sb.rows) == 0 && !sb.spilled) {
 			continue
 		}
 		if fl.r.freshLedger.Load() && !fl.careful && !sb.spilled {
-			if err := fl.copyShared(ctx, ti, rt, sb); err != nil {
+			if err := fl.copyShared(ctx, ti, sb); err != nil {
 				return err
 			}
 			continue
 		}
-		if err := fl.spill(ctx, ti, rt); err != nil {
+		if err := fl.spill(ctx, ti); err != nil {
 			return err
 		}
 		// The backfill never overwrites an existing shared row: a row the
 		// stream wrote is newer than any export copy.
-		tag, err := fl.tx.Exec(ctx, "INSERT INTO "+rt.Name+" ("+rt.QuotedColumns()+") SELECT "+rt.QuotedColumns()+
-			" FROM "+sb.stage+" ORDER BY "+rt.PrimaryKey()+", "+sb.ord+" ON CONFLICT ("+rt.PrimaryKey()+") DO NOTHING")
-		if err != nil {
-			return fmt.Errorf("writing shared rows of %s: %w", rt.T.Name, err)
+		if err := fl.bulk.InsertStaged(ctx, fl.tx, ti); err != nil {
+			return err
 		}
-		fl.res.TableRows[rt.T.Name] += tag.RowsAffected()
 	}
 	if err := fl.recordFresh(ctx); err != nil {
 		return err
@@ -682,7 +624,7 @@ func (fl *fileLoad) finish(ctx context.Context) error {
 // copyShared writes a first load's new shared rows of one table with a
 // plain COPY, in primary key order (cheaper for the index), skipping rows
 // committed or claimed by other files of this process (see sharedClaims).
-func (fl *fileLoad) copyShared(ctx context.Context, ti int, rt *rowsql.Table, sb *sharedBuf) error {
+func (fl *fileLoad) copyShared(ctx context.Context, ti int, sb *sharedBuf) error {
 	committed := fl.r.committed.view(ti)
 	rows, pks := fl.r.claims.claim(ti, sb.rows, sb.pks, committed)
 	committed.done()
@@ -690,35 +632,11 @@ func (fl *fileLoad) copyShared(ctx context.Context, ti int, rt *rowsql.Table, sb
 		pks = []pkHash{} // claimed nothing, but this file decides its keys
 	}
 	fl.claimed[ti] = pks
-	textKey := textPK(rt)
-	keys := make([]string, len(rows))
-	for i, row := range rows {
-		keys[i] = sharedKey(rt, textKey, row)
+	if err := fl.bulk.CopyShared(ctx, fl.tx, ti, rows); err != nil {
+		return err
 	}
-	sort.Sort(byPK{rows, keys})
-	if len(rows) == 0 {
-		return nil
-	}
-	n, err := copyRows(ctx, fl.tx, fl.r.copies[ti], rt.T.Ident, rt.Columns, rows, &fl.copyBuf)
-	if err != nil {
-		return fmt.Errorf("copying %d shared rows into %s: %w", len(rows), rt.T.Name, err)
-	}
-	fl.res.TableRows[rt.T.Name] += n
 	sb.rows, sb.pks = sb.rows[:0], sb.pks[:0]
 	return nil
-}
-
-// byPK sorts rows with their primary key strings.
-type byPK struct {
-	rows [][]any
-	pks  []string
-}
-
-func (b byPK) Len() int           { return len(b.rows) }
-func (b byPK) Less(i, j int) bool { return b.pks[i] < b.pks[j] }
-func (b byPK) Swap(i, j int) {
-	b.rows[i], b.rows[j] = b.rows[j], b.rows[i]
-	b.pks[i], b.pks[j] = b.pks[j], b.pks[i]
 }
 
 // sharedPKs hashes the primary keys of an item's shared rows, table by
@@ -738,16 +656,15 @@ func (fl *fileLoad) sharedPKs(rows mapping.Rows) []pkHash {
 		if !rt.T.Shared {
 			continue
 		}
-		textKey := textPK(rt)
 		for _, row := range rows[ti] {
-			pks = append(pks, hashPK(sharedKey(rt, textKey, row)))
+			pks = append(pks, hashPK(rt.SharedKey(row)))
 		}
 	}
 	return pks
 }
 
 // sharedOffset is where table ti's keys start in an item's pks.
-func sharedOffset(tables []*rowsql.Table, rows mapping.Rows, ti int) int {
+func sharedOffset(tables []*pgwrite.Table, rows mapping.Rows, ti int) int {
 	off := 0
 	for tj := range ti {
 		if tables[tj].T.Shared {
@@ -774,78 +691,21 @@ func (fl *fileLoad) recordFresh(ctx context.Context) error {
 	return err
 }
 
-// textPK is the column index of a shared table's single text primary key,
-// or -1. Such a key is its own dedupe key: most shared rows repeat one
-// already seen, and looking the value up as it is costs no allocation.
-func textPK(rt *rowsql.Table) int {
-	if pk := rt.T.PKIndexes; len(pk) == 1 {
-		if b := rt.T.Columns[pk[0]].Type.Base; (b == "text" || b == "varchar") && !rt.T.Columns[pk[0]].Type.Array {
-			return pk[0]
-		}
-	}
-	return -1
-}
-
-// sharedKey is a shared row's dedupe key (see textPK).
-func sharedKey(rt *rowsql.Table, textKey int, row []any) string {
-	if s, ok := rowString(row, textKey); ok {
-		return s
-	}
-	return rt.T.PKString(row)
-}
-
-// rowString returns row[i] when i >= 0 and it is a string.
-func rowString(row []any, i int) (string, bool) {
-	if i < 0 {
-		return "", false
-	}
-	s, ok := row[i].(string)
-	return s, ok
-}
-
-// loggedOrder is the tables' order last logged (once per catalog read).
-var loggedOrder atomic.Pointer[rowsql.Order]
-
 // writeOrder returns the tables' write order (read from the catalog once
-// per run, again after rowsql.ForgetOrder) and prepares tx for the foreign
-// keys from non-shared to shared tables: a full export's shared rows are
-// written at the end of each file, after the rows that reference them, so
-// such a key must be deferrable. One that is DEFERRABLE INITIALLY IMMEDIATE
-// is deferred for the file's transaction; one that is NOT DEFERRABLE is an
-// error naming the fix.
-func (r *run) writeOrder(ctx context.Context, tx pgx.Tx) (*rowsql.Order, error) {
-	ord, err := rowsql.OrderOf(ctx, tx, r.tables)
+// per run, again after ForgetOrder) and prepares tx for the foreign keys
+// from non-shared to shared tables: a full export's shared rows are written
+// at the end of each file, after the rows that reference them (see
+// pgwrite.Writer.DeferSharedFKs).
+func (r *run) writeOrder(ctx context.Context, tx pgx.Tx) (*pgwrite.Order, error) {
+	ord, err := r.writer.Order(ctx, tx)
 	if err != nil {
 		return nil, err
 	}
-	if loggedOrder.Swap(ord) != ord {
-		if msg := ord.Describe(r.tables); len(ord.Cycle) > 0 {
-			r.cfg.Logger.Warn("foreign keys between the mapped tables", "order", msg)
-		} else if msg != "" {
-			r.cfg.Logger.Info("foreign keys between the mapped tables", "order", msg)
-		}
-	}
-	if r.engine != nil {
+	if r.incremental {
 		return ord, nil // an incremental export writes shared rows first
 	}
-	var deferNow []string
-	for _, fk := range ord.FKs {
-		child, parent := r.tables[fk.Child].T, r.tables[fk.Parent].T
-		if child.Shared || !parent.Shared || fk.Deferred {
-			continue
-		}
-		if !fk.Deferrable {
-			return nil, fmt.Errorf("the foreign key %s from %s to the shared table %s is NOT DEFERRABLE, but the backfill writes shared rows "+
-				"at the end of each file, after the rows that reference them: make it deferrable "+
-				"(ALTER TABLE %s ALTER CONSTRAINT %s DEFERRABLE INITIALLY DEFERRED)",
-				fk.Name, child.Name, parent.Name, child.Ident.Sanitize(), pgx.Identifier{fk.Constraint}.Sanitize())
-		}
-		deferNow = append(deferNow, fk.Name)
-	}
-	if len(deferNow) > 0 {
-		if _, err := tx.Exec(ctx, "SET CONSTRAINTS "+strings.Join(deferNow, ", ")+" DEFERRED"); err != nil {
-			return nil, fmt.Errorf("deferring the foreign keys to shared tables: %w", err)
-		}
+	if err := r.writer.DeferSharedFKs(ctx, tx, ord); err != nil {
+		return nil, err
 	}
 	return ord, nil
 }
@@ -912,79 +772,8 @@ func (fl *fileLoad) flushIsolated(ctx context.Context, chunk []pendingItem, clai
 	return nil
 }
 
-// writeItem writes an item's non-shared rows in a savepoint: its previous
-// rows deleted first (children first) when replace, its rows inserted
-// parents first (a table referencing itself in one COPY).
+// writeItem writes an item's non-shared rows in a savepoint (see
+// pgwrite.Writer.WriteItem).
 func (fl *fileLoad) writeItem(ctx context.Context, keyItem ddbitem.Item, rows mapping.Rows, replace bool) error {
-	sp, err := fl.tx.Begin(ctx)
-	if err != nil {
-		return err
-	}
-	err = fl.writeItemIn(ctx, sp, keyItem, rows, replace)
-	if err == nil {
-		err = sp.Commit(ctx)
-	}
-	if err != nil {
-		_ = sp.Rollback(ctx)
-	}
-	return err
-}
-
-func (fl *fileLoad) writeItemIn(ctx context.Context, sp pgx.Tx, keyItem ddbitem.Item, rows mapping.Rows, replace bool) error {
-	m := fl.r.cfg.Mapping
-	var b pgx.Batch
-	if replace {
-		for _, ti := range fl.order.Delete {
-			rt := fl.r.tables[ti]
-			if rt.T.Shared {
-				continue
-			}
-			kv, ok, err := m.KeyValues(rt.T, keyItem)
-			if err != nil {
-				return fmt.Errorf("item %s: key columns of %s: %w", keyItem, rt.T.Name, err)
-			}
-			if ok {
-				b.Queue(rt.DeleteItem, kv...)
-			}
-		}
-	}
-	send := func() error {
-		if b.Len() == 0 {
-			return nil
-		}
-		err := sp.SendBatch(ctx, &b).Close()
-		b = pgx.Batch{}
-		return err
-	}
-	counts := map[string]int64{}
-	for _, ti := range fl.order.Insert {
-		rt := fl.r.tables[ti]
-		if rt.T.Shared || rows == nil || len(rows[ti]) == 0 {
-			continue
-		}
-		counts[rt.T.Name] += int64(len(rows[ti]))
-		if fl.order.SelfRef[ti] {
-			if err := send(); err != nil {
-				return err
-			}
-			all := make([][]any, len(rows[ti]))
-			for i, r := range rows[ti] {
-				all[i] = r
-			}
-			if _, err := sp.CopyFrom(ctx, rt.T.Ident, rt.Columns, pgx.CopyFromRows(all)); err != nil {
-				return err
-			}
-			continue
-		}
-		for _, r := range rows[ti] {
-			b.Queue(rt.Insert, r...)
-		}
-	}
-	if err := send(); err != nil {
-		return err
-	}
-	for t, n := range counts {
-		fl.res.TableRows[t] += n
-	}
-	return nil
+	return fl.r.writer.WriteItem(ctx, fl.tx, fl.order, keyItem, rows, replace, fl.res.TableRows)
 }

@@ -7,10 +7,10 @@ import (
 	"sort"
 	"time"
 
-	"github.com/ddb2pg/ddb2pg/pkg/apply"
 	"github.com/ddb2pg/ddb2pg/pkg/ddbitem"
 	"github.com/ddb2pg/ddb2pg/pkg/ddbjson"
 	"github.com/ddb2pg/ddb2pg/pkg/ledger"
+	"github.com/ddb2pg/ddb2pg/pkg/pgwrite"
 )
 
 // An incremental export (exportType INCREMENTAL_EXPORT) holds changes, not
@@ -23,8 +23,8 @@ import (
 // flush differs: a change applies under ledger.ClaimForIncremental's guard
 // (the item is unknown, or its applied version came from an export and is
 // strictly older than the change's write time; a stream-applied version
-// always wins), and its rows are written by the stream apply engine
-// (apply.Engine.WriteItems): the item's non-shared rows are replaced as a
+// always wins), and its rows are written as the stream writes them
+// (pgwrite.Writer.WriteItems): the item's non-shared rows are replaced as a
 // set, or deleted for a delete (a tombstone stays in the ledger), and shared
 // rows are upserted. Write times alone decide, so applying an incremental
 // export twice, or windows out of order, never regresses an item.
@@ -39,7 +39,7 @@ type change struct {
 // handleChange decodes an incremental export's line into a change, or
 // rejects it.
 func (fl *fileLoad) handleChange(c *lineChunk, line int64, data []byte, rec ddbjson.Record) {
-	if fl.r.engine == nil {
+	if !fl.r.incremental {
 		fl.reject(c, line, "", ledger.Problem{Raw: string(data), Reason: "an incremental export's change line in a full export"})
 		return
 	}
@@ -103,7 +103,7 @@ func (fl *fileLoad) flushChanges(ctx context.Context, chunk []pendingItem) error
 	if err != nil {
 		return err
 	}
-	var writes []apply.ItemWrite
+	var writes []pgwrite.ItemWrite
 	var owners []int // per write: its change in chunk
 	for i, p := range chunk {
 		o := out[p.key]
@@ -125,7 +125,7 @@ func (fl *fileLoad) flushChanges(ctx context.Context, chunk []pendingItem) error
 		}
 		// Shared rows are inserted when absent, never overwritten: an
 		// export's copy may be older than the stream's row.
-		w := apply.ItemWrite{Keys: p.chg.keys, Fresh: o.Fresh, SharedIfAbsent: true}
+		w := pgwrite.ItemWrite{Keys: p.chg.keys, Fresh: o.Fresh, SharedIfAbsent: true}
 		if !p.chg.deleted && p.rej == nil {
 			w.Rows = p.rows
 			for ti, rt := range fl.r.tables {
@@ -140,14 +140,14 @@ func (fl *fileLoad) flushChanges(ctx context.Context, chunk []pendingItem) error
 		written[i] = true
 	}
 	if !fl.isolate {
-		if err := fl.r.engine.WriteItems(ctx, fl.tx, writes, fl.careful); err != nil {
+		if err := fl.r.writer.WriteItems(ctx, fl.tx, writes, fl.careful); err != nil {
 			return err
 		}
 	} else {
 		// Item by item (see fileLoad.load): a change whose rows PostgreSQL
 		// refuses is rejected, as the stream rejects a record: the item's
 		// rows go, its claimed version stays, its shared rows are left out.
-		refused, err := fl.r.engine.WriteItemsIsolated(ctx, fl.tx, writes)
+		refused, err := fl.r.writer.WriteItemsIsolated(ctx, fl.tx, writes)
 		if err != nil {
 			return err
 		}

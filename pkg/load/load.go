@@ -33,14 +33,13 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/ddb2pg/ddb2pg/pkg/apply"
 	"github.com/ddb2pg/ddb2pg/pkg/decode"
 	"github.com/ddb2pg/ddb2pg/pkg/export"
 	"github.com/ddb2pg/ddb2pg/pkg/ledger"
 	"github.com/ddb2pg/ddb2pg/pkg/mapping"
 	"github.com/ddb2pg/ddb2pg/pkg/pgerr"
+	"github.com/ddb2pg/ddb2pg/pkg/pgwrite"
 	"github.com/ddb2pg/ddb2pg/pkg/progress"
-	"github.com/ddb2pg/ddb2pg/pkg/rowsql"
 )
 
 // Config is what a backfill needs. Pool, Mapping, Export and Ledger are
@@ -220,16 +219,12 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 		return nil, err
 	}
 	exportType := "FULL_EXPORT"
-	var engine *apply.Engine
 	if e.Incremental() {
-		// An incremental export's lines are changes, applied through the
-		// stream engine's row writing under the incremental guard (see
-		// incremental.go).
+		// An incremental export's lines are changes, written as the stream
+		// writes them under the incremental guard (see incremental.go).
 		exportType = "INCREMENTAL_EXPORT"
-		if engine, err = apply.New(apply.Config{Mapping: cfg.Mapping, Ledger: cfg.Ledger, Logger: cfg.Logger}); err != nil {
-			return nil, err
-		}
 	}
+	writer := pgwrite.New(cfg.Mapping, pgwrite.Options{Logger: cfg.Logger})
 	files := e.Files()
 	lf := make([]ledger.ExportFile, len(files))
 	var total int64
@@ -239,7 +234,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 		total += f.ItemCount
 		byKey[f.Key] = f
 	}
-	r := &run{cfg: cfg, newDecoder: newDecoder, tables: rowsql.For(cfg.Mapping), files: byKey, start: start, itemsTotal: total, filesTotal: len(files), engine: engine,
+	r := &run{cfg: cfg, newDecoder: newDecoder, writer: writer, tables: writer.Tables(), files: byKey, start: start, itemsTotal: total, filesTotal: len(files), incremental: e.Incremental(),
 		buffers: make(chan *writeBuffers, cfg.Workers)}
 	r.filesDone.Store(-1) // not known yet
 	if err := r.await(ctx, func(ctx context.Context) error {
@@ -260,9 +255,6 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 			return nil, r.failure(ctx, err)
 		}
 		r.freshLedger.Store(!has)
-	}
-	for _, rt := range r.tables {
-		r.copies = append(r.copies, newCopyText(rt.Name, rt.Columns, rt.T.Columns))
 	}
 	st, err := r.status(ctx)
 	if err != nil {
@@ -362,14 +354,15 @@ func (r *run) failure(ctx context.Context, err error) error {
 type run struct {
 	cfg        Config
 	newDecoder func() decode.LineDecoder
-	tables     []*rowsql.Table
-	copies     []*copyText // per table, aligned with tables
+	tables     []*pgwrite.Table
 	files      map[string]export.DataFile
 	start      time.Time
 	itemsTotal int64
 	filesTotal int
-	// engine writes an incremental export's changes (nil: a full export).
-	engine *apply.Engine
+	// writer writes the rows; incremental: the export is an incremental
+	// export (its changes are written as the stream writes them).
+	writer      *pgwrite.Writer
+	incremental bool
 
 	filesDone  atomic.Int64
 	items      atomic.Int64 // items accounted (whole export, as far as known)

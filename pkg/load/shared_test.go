@@ -54,27 +54,3 @@ func TestSharedClaims(t *testing.T) {
 		t.Fatal("distinct keys share a hash")
 	}
 }
-
-// Sort keys order rows by primary key: text bytewise, integers as numbers
-// (negative ones first), composite keys column by column.
-func TestAppendSortKeyOrders(t *testing.T) {
-	t.Parallel()
-	ct := &copyText{kinds: make([]timeKind, 2)}
-	key := func(vals ...any) string { return string(appendSortKey(nil, vals, []int{0, 1}, ct)) }
-	ordered := [][]any{
-		{"a", int32(-5)},
-		{"a", int32(0)},
-		{"a", int32(2)},
-		{"a", int32(10)},
-		{"ab", int32(-1)},
-		{"b", int32(1)},
-	}
-	for i := 1; i < len(ordered); i++ {
-		if a, b := key(ordered[i-1]...), key(ordered[i]...); a >= b {
-			t.Errorf("key of %v (%q) sorts at or after the key of %v (%q)", ordered[i-1], a, ordered[i], b)
-		}
-	}
-	if a, b := key(int64(-1), "x"), key(int64(1), "x"); a >= b {
-		t.Errorf("bigint -1 sorts at or after 1")
-	}
-}

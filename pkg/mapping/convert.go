@@ -34,8 +34,8 @@ func convert(c *Column, v ddbitem.Value, s *scratch) (any, *badValue) {
 	if t.Array {
 		return convertArray(t, v, s)
 	}
-	switch t.kind {
-	case kText, kVarchar:
+	switch t.Kind {
+	case KindText, KindVarchar:
 		if v.Kind != ddbitem.S && v.Kind != ddbitem.N {
 			return nil, mismatch(v, t, "S or N")
 		}
@@ -58,7 +58,7 @@ func convert(c *Column, v ddbitem.Value, s *scratch) (any, *badValue) {
 			return nil, &badValue{v: v, reason: "is " + strconv.Itoa(utf8.RuneCountInString(str)) + " characters long; " + t.Name + " holds " + strconv.Itoa(t.Length)}
 		}
 		return str, nil
-	case kInt2, kInt4, kInt8:
+	case KindInt2, KindInt4, KindInt8:
 		if v.Kind != ddbitem.N && v.Kind != ddbitem.S {
 			return nil, mismatch(v, t, "N, or S holding an integer")
 		}
@@ -69,14 +69,14 @@ func convert(c *Column, v ddbitem.Value, s *scratch) (any, *badValue) {
 		if c.keyCol && v.Kind == ddbitem.S && strconv.FormatInt(i, 10) != v.Str {
 			return nil, notCanonical(v, strconv.FormatInt(i, 10))
 		}
-		switch t.kind {
-		case kInt2:
+		switch t.Kind {
+		case KindInt2:
 			return int16(i), nil
-		case kInt4:
+		case KindInt4:
 			return int32(i), nil
 		}
 		return i, nil
-	case kNumeric:
+	case KindNumeric:
 		if v.Kind != ddbitem.N && v.Kind != ddbitem.S {
 			return nil, mismatch(v, t, "N, or S holding a number")
 		}
@@ -92,7 +92,7 @@ func convert(c *Column, v ddbitem.Value, s *scratch) (any, *badValue) {
 			return nil, notCanonical(v, n.canonical())
 		}
 		return num, nil
-	case kFloat8, kFloat4:
+	case KindFloat8, KindFloat4:
 		if v.Kind != ddbitem.N {
 			return nil, mismatch(v, t, "N")
 		}
@@ -100,16 +100,16 @@ func convert(c *Column, v ddbitem.Value, s *scratch) (any, *badValue) {
 		if r != "" {
 			return nil, &badValue{v: v, reason: r}
 		}
-		if t.kind == kFloat4 {
+		if t.Kind == KindFloat4 {
 			return float32(f), nil
 		}
 		return f, nil
-	case kBool:
+	case KindBool:
 		if v.Kind != ddbitem.BOOL {
 			return nil, mismatch(v, t, "BOOL")
 		}
 		return v.Bool, nil
-	case kTimestamptz, kTimestamp, kDate:
+	case KindTimestamptz, KindTimestamp, KindDate:
 		var ts time.Time
 		var r string
 		switch v.Kind {
@@ -127,11 +127,11 @@ func convert(c *Column, v ddbitem.Value, s *scratch) (any, *badValue) {
 		if r != "" {
 			return nil, &badValue{v: v, reason: r}
 		}
-		if t.kind == kDate && (ts.Hour() != 0 || ts.Minute() != 0 || ts.Second() != 0 || ts.Nanosecond() != 0) {
+		if t.Kind == KindDate && (ts.Hour() != 0 || ts.Minute() != 0 || ts.Second() != 0 || ts.Nanosecond() != 0) {
 			return nil, &badValue{v: v, reason: "is not a whole day (midnight UTC); a date column would drop the time of day"}
 		}
 		return ts, nil
-	case kUUID:
+	case KindUUID:
 		if v.Kind != ddbitem.S {
 			return nil, mismatch(v, t, "S")
 		}
@@ -145,12 +145,12 @@ func convert(c *Column, v ddbitem.Value, s *scratch) (any, *badValue) {
 			}
 		}
 		return pgtype.UUID{Bytes: u, Valid: true}, nil
-	case kBytea:
+	case KindBytea:
 		if v.Kind != ddbitem.B {
 			return nil, mismatch(v, t, "B")
 		}
 		return nonNilBytes(v.Bin), nil
-	case kJSONB:
+	case KindJSONB:
 		start := len(s.buf)
 		b, bad := appendJSON(s.buf, v)
 		s.buf = b
@@ -199,10 +199,10 @@ func parseInt(s string, t *Type) (int64, string) {
 		}
 	}
 	lo, hi := int64(math.MinInt64), int64(math.MaxInt64)
-	switch t.kind {
-	case kInt2:
+	switch t.Kind {
+	case KindInt2:
 		lo, hi = math.MinInt16, math.MaxInt16
-	case kInt4:
+	case KindInt4:
 		lo, hi = math.MinInt32, math.MaxInt32
 	}
 	if i < lo || i > hi {
@@ -219,7 +219,7 @@ func parseFloat(s string, t *Type) (float64, string) {
 		return 0, "is not a number"
 	}
 	bits := 64
-	if t.kind == kFloat4 {
+	if t.Kind == KindFloat4 {
 		bits = 32
 	}
 	f, err := strconv.ParseFloat(s, bits)
@@ -291,8 +291,8 @@ func convertArray(t *Type, v ddbitem.Value, sc *scratch) (any, *badValue) {
 			return nil, &badValue{v: v, reason: "has a NULL element; array columns are written without NULL elements"}
 		}
 	}
-	switch t.kind {
-	case kText:
+	switch t.Kind {
+	case KindText:
 		var out []string
 		switch v.Kind {
 		case ddbitem.SS:
@@ -320,7 +320,7 @@ func convertArray(t *Type, v ddbitem.Value, sc *scratch) (any, *badValue) {
 			}
 		}
 		return out, nil
-	case kInt8:
+	case KindInt8:
 		texts, bad := scalarTexts(v, elems, t)
 		if bad != nil {
 			return nil, bad
@@ -337,7 +337,7 @@ func convertArray(t *Type, v ddbitem.Value, sc *scratch) (any, *badValue) {
 			slices.Sort(out)
 		}
 		return out, nil
-	case kNumeric:
+	case KindNumeric:
 		texts, bad := scalarTexts(v, elems, t)
 		if bad != nil {
 			return nil, bad
@@ -362,7 +362,7 @@ func convertArray(t *Type, v ddbitem.Value, sc *scratch) (any, *badValue) {
 			out[i] = num
 		}
 		return out, nil
-	case kBytea:
+	case KindBytea:
 		var out [][]byte
 		switch v.Kind {
 		case ddbitem.BS:

@@ -621,7 +621,7 @@ func (p *parser) column(n *yaml.Node, label string, inForEach bool) *Column {
 				p.errAt(f.val, "%s: strip_prefix is empty", clabel)
 			}
 			c.StripPrefix = s
-			if typeOK && (c.Type.Array || c.Type.kind == kBool || c.Type.kind == kBytea) {
+			if typeOK && (c.Type.Array || c.Type.Kind == KindBool || c.Type.Kind == KindBytea) {
 				p.errAt(f.val, "%s: strip_prefix applies to strings, which a %s column does not take", clabel, c.Type.Name)
 			}
 		}
@@ -667,8 +667,8 @@ func (p *parser) column(n *yaml.Node, label string, inForEach bool) *Column {
 		if !inForEach {
 			p.errAt(f.val, "%s: \"#index\" is the element position in a for_each table; this table has no for_each", clabel)
 		}
-		if typeOK && (c.Type.Array || (c.Type.kind != kInt2 && c.Type.kind != kInt4 && c.Type.kind != kInt8 &&
-			c.Type.kind != kNumeric && c.Type.kind != kText)) {
+		if typeOK && (c.Type.Array || (c.Type.Kind != KindInt2 && c.Type.Kind != KindInt4 && c.Type.Kind != KindInt8 &&
+			c.Type.Kind != KindNumeric && c.Type.Kind != KindText)) {
 			p.errAt(f.val, "%s: \"#index\" needs an integer, numeric or text column, not %s", clabel, c.Type.Name)
 		}
 		noOptions(`"#index"`)
@@ -704,8 +704,8 @@ func keyType(t Type) bool {
 	if t.Array {
 		return false
 	}
-	switch t.kind {
-	case kText, kVarchar, kInt2, kInt4, kInt8, kNumeric, kUUID, kBytea:
+	switch t.Kind {
+	case KindText, KindVarchar, KindInt2, KindInt4, KindInt8, KindNumeric, KindUUID, KindBytea:
 		return true
 	}
 	return false
@@ -805,10 +805,10 @@ func (m *Mapping) compile() {
 	}
 	for ti, t := range m.Tables {
 		for _, c := range t.Columns {
-			if !c.Type.Array && c.Type.kind == kNumeric && c.src != srcIndex {
+			if !c.Type.Array && c.Type.Kind == KindNumeric && c.src != srcIndex {
 				t.numerics++
 			}
-			if c.Type.kind == kJSONB {
+			if c.Type.Kind == KindJSONB {
 				m.jsonb = true
 			}
 		}

@@ -269,17 +269,17 @@ func rawOf(v ddbitem.Value) string {
 // indexValue converts a for_each position for a #index column (nil: out of
 // range for the type, e.g. position 40000 for smallint).
 func indexValue(c *Column, idx int) any {
-	switch c.Type.kind {
-	case kInt2:
+	switch c.Type.Kind {
+	case KindInt2:
 		if idx > math.MaxInt16 {
 			return nil
 		}
 		return int16(idx)
-	case kInt4:
+	case KindInt4:
 		return int32(idx)
-	case kInt8:
+	case KindInt8:
 		return int64(idx)
-	case kNumeric:
+	case KindNumeric:
 		n, _ := parseNumber(strconv.Itoa(idx))
 		v, r := n.numeric(&c.Type, nil)
 		if r != "" {

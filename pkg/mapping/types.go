@@ -8,26 +8,28 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
-// kind is the conversion a column type needs; Type carries it so Rows
-// switches on a small integer instead of comparing names.
-type kind uint8
+// Kind is a column type's base type as a small integer: Type carries it so
+// code that depends on the type (Rows' conversions, the writer's COPY
+// encoder) switches on it instead of comparing names, and a typo does not
+// compile. An array column has its element's Kind (see Type.Array).
+type Kind uint8
 
 const (
-	kText kind = iota + 1
-	kVarchar
-	kInt2
-	kInt4
-	kInt8
-	kNumeric
-	kFloat8
-	kFloat4
-	kBool
-	kTimestamptz
-	kTimestamp
-	kDate
-	kUUID
-	kBytea
-	kJSONB
+	KindText Kind = iota + 1
+	KindVarchar
+	KindInt2
+	KindInt4
+	KindInt8
+	KindNumeric
+	KindFloat8
+	KindFloat4
+	KindBool
+	KindTimestamptz
+	KindTimestamp
+	KindDate
+	KindUUID
+	KindBytea
+	KindJSONB
 )
 
 // Type is a column's PostgreSQL type, normalised: aliases ("int4",
@@ -48,33 +50,33 @@ type Type struct {
 	Array bool
 	// OID is the PostgreSQL type OID (of the array type for arrays).
 	OID uint32
-
-	kind kind
+	// Kind is Base as an enum.
+	Kind Kind
 }
 
 type baseInfo struct {
 	name     string
-	kind     kind
+	kind     Kind
 	oid      uint32
 	arrayOID uint32 // 0: no array form is supported
 }
 
 var bases = map[string]baseInfo{
-	"text":             {"text", kText, pgtype.TextOID, pgtype.TextArrayOID},
-	"varchar":          {"varchar", kVarchar, pgtype.VarcharOID, 0},
-	"smallint":         {"smallint", kInt2, pgtype.Int2OID, 0},
-	"integer":          {"integer", kInt4, pgtype.Int4OID, 0},
-	"bigint":           {"bigint", kInt8, pgtype.Int8OID, pgtype.Int8ArrayOID},
-	"numeric":          {"numeric", kNumeric, pgtype.NumericOID, pgtype.NumericArrayOID},
-	"double precision": {"double precision", kFloat8, pgtype.Float8OID, 0},
-	"real":             {"real", kFloat4, pgtype.Float4OID, 0},
-	"boolean":          {"boolean", kBool, pgtype.BoolOID, 0},
-	"timestamptz":      {"timestamptz", kTimestamptz, pgtype.TimestamptzOID, 0},
-	"timestamp":        {"timestamp", kTimestamp, pgtype.TimestampOID, 0},
-	"date":             {"date", kDate, pgtype.DateOID, 0},
-	"uuid":             {"uuid", kUUID, pgtype.UUIDOID, 0},
-	"bytea":            {"bytea", kBytea, pgtype.ByteaOID, pgtype.ByteaArrayOID},
-	"jsonb":            {"jsonb", kJSONB, pgtype.JSONBOID, 0},
+	"text":             {"text", KindText, pgtype.TextOID, pgtype.TextArrayOID},
+	"varchar":          {"varchar", KindVarchar, pgtype.VarcharOID, 0},
+	"smallint":         {"smallint", KindInt2, pgtype.Int2OID, 0},
+	"integer":          {"integer", KindInt4, pgtype.Int4OID, 0},
+	"bigint":           {"bigint", KindInt8, pgtype.Int8OID, pgtype.Int8ArrayOID},
+	"numeric":          {"numeric", KindNumeric, pgtype.NumericOID, pgtype.NumericArrayOID},
+	"double precision": {"double precision", KindFloat8, pgtype.Float8OID, 0},
+	"real":             {"real", KindFloat4, pgtype.Float4OID, 0},
+	"boolean":          {"boolean", KindBool, pgtype.BoolOID, 0},
+	"timestamptz":      {"timestamptz", KindTimestamptz, pgtype.TimestamptzOID, 0},
+	"timestamp":        {"timestamp", KindTimestamp, pgtype.TimestampOID, 0},
+	"date":             {"date", KindDate, pgtype.DateOID, 0},
+	"uuid":             {"uuid", KindUUID, pgtype.UUIDOID, 0},
+	"bytea":            {"bytea", KindBytea, pgtype.ByteaOID, pgtype.ByteaArrayOID},
+	"jsonb":            {"jsonb", KindJSONB, pgtype.JSONBOID, 0},
 }
 
 // aliases maps accepted spellings (including format_type's output, so an
@@ -121,7 +123,7 @@ func ParseType(s string) (Type, error) {
 	if !ok {
 		return Type{}, fmt.Errorf("unknown type %q (supported: %s)", s, supportedTypes)
 	}
-	t.Base, t.kind, t.OID = b.name, b.kind, b.oid
+	t.Base, t.Kind, t.OID = b.name, b.kind, b.oid
 	if mods != "" {
 		parts := strings.Split(mods, ",")
 		nums := make([]int, len(parts))
@@ -133,7 +135,7 @@ func ParseType(s string) (Type, error) {
 			nums[i] = n
 		}
 		switch {
-		case b.kind == kNumeric && len(nums) <= 2:
+		case b.kind == KindNumeric && len(nums) <= 2:
 			t.Precision = nums[0]
 			if len(nums) == 2 {
 				t.Scale = nums[1]
@@ -146,7 +148,7 @@ func ParseType(s string) (Type, error) {
 			if t.Scale < 0 || t.Scale > t.Precision {
 				return Type{}, fmt.Errorf("type %q: scale must be between 0 and the precision", s)
 			}
-		case b.kind == kVarchar && len(nums) == 1:
+		case b.kind == KindVarchar && len(nums) == 1:
 			t.Length = nums[0]
 			if t.Length < 1 || t.Length > 10485760 {
 				return Type{}, fmt.Errorf("type %q: length must be between 1 and 10485760", s)
@@ -182,5 +184,5 @@ func (t Type) String() string { return t.Name }
 
 // isTime reports whether a format option applies to t.
 func (t Type) isTime() bool {
-	return !t.Array && (t.kind == kTimestamptz || t.kind == kTimestamp || t.kind == kDate)
+	return !t.Array && (t.Kind == KindTimestamptz || t.Kind == KindTimestamp || t.Kind == KindDate)
 }

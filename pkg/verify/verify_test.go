@@ -21,8 +21,8 @@ import (
 	"github.com/ddb2pg/ddb2pg/internal/teststack"
 	"github.com/ddb2pg/ddb2pg/pkg/ddbitem"
 	"github.com/ddb2pg/ddb2pg/pkg/mapping"
+	"github.com/ddb2pg/ddb2pg/pkg/pgwrite"
 	"github.com/ddb2pg/ddb2pg/pkg/report"
-	"github.com/ddb2pg/ddb2pg/pkg/rowsql"
 )
 
 const nItems = 30
@@ -97,7 +97,7 @@ func newFixture(t *testing.T) *fixture {
 	if _, err := pool.Exec(ctx, m.DDL()); err != nil {
 		t.Fatalf("DDL: %v\n%s", err, m.DDL())
 	}
-	stmts := rowsql.For(m)
+	stmts := pgwrite.For(m)
 	for i := range nItems {
 		it := orderItem(i)
 		f.items = append(f.items, it)
@@ -514,7 +514,7 @@ func TestSingleTableDesign(t *testing.T) {
 	if _, err := pool.Exec(ctx, m.DDL()); err != nil {
 		t.Fatal(err)
 	}
-	stmts := rowsql.For(m)
+	stmts := pgwrite.For(m)
 	var items []ddbitem.Item
 	for c := range 4 {
 		pk := ddbitem.Str(fmt.Sprintf("CUSTOMER#%d", c))

@@ -17,7 +17,7 @@ import (
 
 	"github.com/ddb2pg/ddb2pg/internal/exportgen"
 	"github.com/ddb2pg/ddb2pg/pkg/mapping"
-	"github.com/ddb2pg/ddb2pg/pkg/rowsql"
+	"github.com/ddb2pg/ddb2pg/pkg/pgwrite"
 )
 
 const benchMapping = "scripts/bench/mapping.yaml"
@@ -268,7 +268,7 @@ func copyFloor(ctx context.Context, admin *pgx.Conn, base, from string) (time.Du
 		if err != nil {
 			return 0, err
 		}
-		cols := rowsql.For(&mapping.Mapping{Tables: []*mapping.Table{t}})[0].QuotedColumns()
+		cols := pgwrite.For(&mapping.Mapping{Tables: []*mapping.Table{t}})[0].QuotedColumns()
 		_, err = src.PgConn().CopyTo(ctx, f, "COPY "+t.Ident.Sanitize()+" ("+cols+") TO STDOUT WITH (FORMAT csv)")
 		f.Close()
 		if err != nil {
@@ -332,7 +332,7 @@ func perItemRate(ctx context.Context, admin *pgx.Conn, base string, n int) (floa
 			return 0, 0, err
 		}
 	}
-	tables := rowsql.For(m)
+	tables := pgwrite.For(m)
 	done := 0
 	start := time.Now()
 	for item := range exportgen.Orders(exportgen.Config{Orders: n, Seed: 1, EdgeCases: true}) {

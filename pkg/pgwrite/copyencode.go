@@ -1,4 +1,4 @@
-package load
+package pgwrite
 
 import (
 	"context"
@@ -13,7 +13,6 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/ddb2pg/ddb2pg/pkg/mapping"
-	"github.com/ddb2pg/ddb2pg/pkg/pgcopy"
 )
 
 // The backfill writes COPY data in PostgreSQL's text format itself rather
@@ -32,19 +31,11 @@ var errUnsupported = errors.New("copy text: unsupported value type")
 // copyText is one table's COPY statement and its column kinds.
 type copyText struct {
 	sql   string
-	kinds []timeKind // per column: how a time.Time is spelled
+	kinds []mapping.Kind // per column: its type (how a time.Time is spelled)
 }
 
-type timeKind uint8
-
-const (
-	tTimestamptz timeKind = iota
-	tTimestamp
-	tDate
-)
-
 func newCopyText(ident string, cols []string, mcols []*mapping.Column) *copyText {
-	ct := &copyText{kinds: make([]timeKind, len(mcols))}
+	ct := &copyText{kinds: make([]mapping.Kind, len(mcols))}
 	q := make([]byte, 0, 64)
 	q = append(q, "COPY "...)
 	q = append(q, ident...)
@@ -58,12 +49,7 @@ func newCopyText(ident string, cols []string, mcols []*mapping.Column) *copyText
 	q = append(q, ") FROM STDIN"...)
 	ct.sql = string(q)
 	for i, c := range mcols {
-		switch c.Type.Base {
-		case "timestamp":
-			ct.kinds[i] = tTimestamp
-		case "date":
-			ct.kinds[i] = tDate
-		}
+		ct.kinds[i] = c.Type.Kind
 	}
 	return ct
 }
@@ -80,7 +66,7 @@ func copyRows(ctx context.Context, tx pgx.Tx, ct *copyText, ident pgx.Identifier
 		return 0, err
 	}
 	*buf = b
-	n, err := pgcopy.Send(ctx, tx.Conn().PgConn(), ct.sql, b)
+	n, err := Send(ctx, tx.Conn().PgConn(), ct.sql, b)
 	if cap(b) > 16<<20 {
 		*buf = nil // do not keep a huge buffer for the next chunk
 	}
@@ -151,12 +137,12 @@ func appendHex(b []byte, x []byte, inArray bool) []byte {
 	return b
 }
 
-func appendCopyValue(b []byte, v any, tk timeKind) ([]byte, error) {
+func appendCopyValue(b []byte, v any, tk mapping.Kind) ([]byte, error) {
 	switch x := v.(type) {
 	case nil:
 		return append(b, `\N`...), nil
 	case string:
-		return pgcopy.AppendText(b, x), nil
+		return AppendText(b, x), nil
 	case int16:
 		return strconv.AppendInt(b, int64(x), 10), nil
 	case int32:
@@ -188,7 +174,7 @@ func appendCopyValue(b []byte, v any, tk timeKind) ([]byte, error) {
 		if x == nil {
 			return append(b, `\N`...), nil
 		}
-		return pgcopy.AppendText(b, []byte(x)), nil
+		return AppendText(b, []byte(x)), nil
 	case []byte:
 		if x == nil {
 			return append(b, `\N`...), nil
@@ -336,11 +322,11 @@ func appendPadded(b []byte, n, width int) []byte {
 // appendTime spells t as pgx's binary encoding sends it: timestamptz and
 // timestamp to the microsecond (truncated, as pgx does), date by its
 // calendar day. Years before 1 are written in PostgreSQL's BC form.
-func appendTime(b []byte, t time.Time, tk timeKind) []byte {
-	if tk == tTimestamptz {
+func appendTime(b []byte, t time.Time, tk mapping.Kind) []byte {
+	if withZone(tk) {
 		t = t.UTC()
 	}
-	if tk != tDate {
+	if tk != mapping.KindDate {
 		// Truncate to the microsecond toward minus infinity, as pgx does.
 		if ns := t.Nanosecond() % 1000; ns != 0 {
 			t = t.Add(-time.Duration(ns))
@@ -356,7 +342,7 @@ func appendTime(b []byte, t time.Time, tk timeKind) []byte {
 	b = appendPadded(b, int(month), 2)
 	b = append(b, '-')
 	b = appendPadded(b, day, 2)
-	if tk != tDate {
+	if tk != mapping.KindDate {
 		h, m, s := t.Clock()
 		b = append(b, ' ')
 		b = appendPadded(b, h, 2)
@@ -368,7 +354,7 @@ func appendTime(b []byte, t time.Time, tk timeKind) []byte {
 			b = append(b, '.')
 			b = appendPadded(b, us, 6)
 		}
-		if tk == tTimestamptz {
+		if withZone(tk) {
 			b = append(b, "+00"...)
 		}
 	}
@@ -377,3 +363,8 @@ func appendTime(b []byte, t time.Time, tk timeKind) []byte {
 	}
 	return b
 }
+
+// withZone reports whether a time.Time written to a column of kind tk is
+// spelled with its zone: anything but timestamp and date (a column of
+// unknown kind gets the unambiguous spelling).
+func withZone(tk mapping.Kind) bool { return tk != mapping.KindTimestamp && tk != mapping.KindDate }

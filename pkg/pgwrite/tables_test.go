@@ -1,7 +1,12 @@
-package rowsql
+package pgwrite
 
 import (
+	"math"
+	"math/big"
 	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/ddb2pg/ddb2pg/pkg/mapping"
 )
@@ -64,6 +69,58 @@ func TestStatements(t *testing.T) {
 	for _, c := range cases {
 		if c.got != c.want {
 			t.Errorf("%s:\n got %s\nwant %s", c.name, c.got, c.want)
+		}
+	}
+}
+
+// SharedKey is PostgreSQL's equality of primary keys: equal for 1.5 and
+// 1.50, 0 and -0, one instant in two time zones; distinct otherwise.
+func TestSharedKey(t *testing.T) {
+	t.Parallel()
+	m, err := mapping.Parse("keys.yaml", []byte(`version: 1
+source:
+  table: T
+  key: [id]
+tables:
+  - name: k
+    primary_key: [n, f, ts]
+    shared: true
+    columns:
+      - {name: n, from: n, type: numeric}
+      - {name: f, from: f, type: float8}
+      - {name: ts, from: ts, type: timestamptz}
+  - name: s
+    primary_key: [s]
+    shared: true
+    columns:
+      - {name: s, from: s, type: text}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tables := For(m)
+	num := func(i int64, exp int32) pgtype.Numeric {
+		return pgtype.Numeric{Int: big.NewInt(i), Exp: exp, Valid: true}
+	}
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	plus1 := at.In(time.FixedZone("+01", 3600))
+	cases := []struct {
+		name  string
+		table int
+		a, b  []any
+		equal bool
+	}{
+		{"1.5 = 1.50", 0, []any{num(15, -1), 0.0, at}, []any{num(150, -2), 0.0, at}, true},
+		{"150 = 1.5E2", 0, []any{num(150, 0), 0.0, at}, []any{num(15, 1), 0.0, at}, true},
+		{"0 = -0", 0, []any{num(1, 0), 0.0, at}, []any{num(1, 0), math.Copysign(0, -1), at}, true},
+		{"one instant in two zones", 0, []any{num(1, 0), 1.0, at}, []any{num(1, 0), 1.0, plus1}, true},
+		{"1.5 != 1.51", 0, []any{num(15, -1), 0.0, at}, []any{num(151, -2), 0.0, at}, false},
+		{"text", 1, []any{"a"}, []any{"a"}, true},
+		{"text differs", 1, []any{"a"}, []any{"a "}, false},
+	}
+	for _, c := range cases {
+		if got := tables[c.table].SharedKey(c.a) == tables[c.table].SharedKey(c.b); got != c.equal {
+			t.Errorf("%s: equal %v, want %v", c.name, got, c.equal)
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package rowsql
+package pgwrite
 
 import (
 	"fmt"

@@ -1,4 +1,4 @@
-package pgcopy
+package pgwrite
 
 import "testing"
 

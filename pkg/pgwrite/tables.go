@@ -1,8 +1,7 @@
-// Package rowsql builds the DML that writes a mapped table's rows, shared by
-// the backfill and the stream applier so both write rows the same way. All
-// identifiers come from a validated mapping and are quoted; values always go
-// as parameters or COPY data.
-package rowsql
+package pgwrite
+
+// The per-table statements. All identifiers come from a validated mapping and
+// are quoted; values always go as parameters or COPY data.
 
 import (
 	"fmt"
@@ -38,6 +37,7 @@ type Table struct {
 	// per key column ($1::T1[], ... in KeyColumns order). Non-shared only.
 	DeleteItems string
 
+	textKey   int         // the column of a single text primary key, or -1 (see SharedKey)
 	itemWhere string      // " WHERE k1 = $1 AND ...", non-shared only
 	order     *orderCache // the write order of the set built by For (see OrderOf)
 }
@@ -65,7 +65,7 @@ func For(m *mapping.Mapping) []*Table {
 func quote(name string) string { return pgx.Identifier{name}.Sanitize() }
 
 func build(t *mapping.Table) *Table {
-	rt := &Table{T: t, Name: t.Ident.Sanitize()}
+	rt := &Table{T: t, Name: t.Ident.Sanitize(), textKey: textKeyOf(t)}
 	cols := make([]string, len(t.Columns))
 	params := make([]string, len(t.Columns))
 	for i, c := range t.Columns {
@@ -128,7 +128,7 @@ func build(t *mapping.Table) *Table {
 func arrayParams(cols []*mapping.Column) ([]string, bool) {
 	out := make([]string, len(cols))
 	for i, c := range cols {
-		if c.Type.Array || c.Type.Base == "jsonb" || c.Type.Base == "json" {
+		if c.Type.Array || c.Type.Kind == mapping.KindJSONB {
 			return nil, false
 		}
 		out[i] = fmt.Sprintf("$%d::%s[]", i+1, c.Type.Name)
@@ -152,4 +152,27 @@ func (rt *Table) QuotedColumns() string {
 		q[i] = quote(c)
 	}
 	return strings.Join(q, ", ")
+}
+
+// SharedKey is a row's identity in its table: equal for rows whose primary
+// keys PostgreSQL considers equal (mapping.Table.PKString). A single text
+// primary key is its own identity: most shared rows repeat one already seen,
+// and looking the value up as it is costs no allocation.
+func (rt *Table) SharedKey(row []any) string {
+	if rt.textKey >= 0 {
+		if s, ok := row[rt.textKey].(string); ok {
+			return s
+		}
+	}
+	return rt.T.PKString(row)
+}
+
+// textKeyOf is the column index of t's single text primary key, or -1.
+func textKeyOf(t *mapping.Table) int {
+	if pk := t.PKIndexes; len(pk) == 1 {
+		if k := t.Columns[pk[0]].Type.Kind; (k == mapping.KindText || k == mapping.KindVarchar) && !t.Columns[pk[0]].Type.Array {
+			return pk[0]
+		}
+	}
+	return -1
 }

@@ -1,8 +1,9 @@
-// Package pgcopy holds the primitives of PostgreSQL's COPY text format that
-// every bulk writer of ddb2pg shares: escaping a field, and sending
-// prepared COPY data. Writers build rows themselves (they know their value
-// types); the server parses the text as it does psql's \copy.
-package pgcopy
+package pgwrite
+
+// The primitives of PostgreSQL's COPY text format that every bulk writer
+// shares (this package's COPY path and the ledger's): escaping a field, and
+// sending prepared COPY data; the server parses the text as it does psql's
+// \copy.
 
 import (
 	"bytes"
