@@ -12,11 +12,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ddb2pg/ddb2pg/internal/pgerr"
+	"github.com/ddb2pg/ddb2pg/internal/progress"
+	"github.com/ddb2pg/ddb2pg/pkg/backfill"
 	"github.com/ddb2pg/ddb2pg/pkg/export"
 	"github.com/ddb2pg/ddb2pg/pkg/ledger"
-	"github.com/ddb2pg/ddb2pg/pkg/load"
-	"github.com/ddb2pg/ddb2pg/pkg/pgerr"
-	"github.com/ddb2pg/ddb2pg/pkg/progress"
 	"github.com/ddb2pg/ddb2pg/pkg/schema"
 )
 
@@ -104,7 +104,7 @@ Exit codes: 0 all loaded; 3 finished but some items were rejected; 1 failed; 2 u
 				defer msrv.Close()
 				pf = withMetrics(pf, reg)
 			}
-			sum, err := load.Run(ctx, load.Config{Pool: pool, Mapping: m, Export: exp, Ledger: led, URI: exportURI,
+			sum, err := backfill.Run(ctx, backfill.Config{Pool: pool, Mapping: m, Export: exp, Ledger: led, URI: exportURI,
 				RenamedFrom: renamedFrom, Workers: workers, ChunkItems: chunk, MaxOutage: maxOutage, Progress: pf, Logger: log, WaitForOthers: true})
 			if bar != nil {
 				bar.Done()
@@ -112,14 +112,14 @@ Exit codes: 0 all loaded; 3 finished but some items were rejected; 1 failed; 2 u
 			if sum != nil {
 				printSummary(cmd.OutOrStdout(), sum)
 			}
-			var wrongTable *load.SourceTableError
+			var wrongTable *backfill.SourceTableError
 			if errors.As(err, &wrongTable) {
 				if wrongTable.RenamedFrom == "" {
 					err = fmt.Errorf("%w (--renamed-from %s)", err, wrongTable.ExportTable)
 				}
 				return usageError{err}
 			}
-			var inc *load.IncompleteError
+			var inc *backfill.IncompleteError
 			if errors.As(err, &inc) {
 				return &exitError{code: exitFailed, err: err}
 			}
@@ -147,7 +147,7 @@ Exit codes: 0 all loaded; 3 finished but some items were rejected; 1 failed; 2 u
 	return cmd
 }
 
-func printSummary(w io.Writer, s *load.Summary) {
+func printSummary(w io.Writer, s *backfill.Summary) {
 	st := s.Status
 	fmt.Fprintf(w, "\nbackfill of export %s (source table %s)\n", s.ExportID, s.SourceTable)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)

@@ -17,11 +17,11 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/term"
 
+	"github.com/ddb2pg/ddb2pg/internal/pgerr"
+	"github.com/ddb2pg/ddb2pg/internal/progress"
 	"github.com/ddb2pg/ddb2pg/pkg/export"
 	"github.com/ddb2pg/ddb2pg/pkg/infer"
 	"github.com/ddb2pg/ddb2pg/pkg/mapping"
-	"github.com/ddb2pg/ddb2pg/pkg/pgerr"
-	"github.com/ddb2pg/ddb2pg/pkg/progress"
 )
 
 // databaseURL returns the flag's value, else $DATABASE_URL.

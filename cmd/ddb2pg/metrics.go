@@ -9,9 +9,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ddb2pg/ddb2pg/internal/metrics"
+	"github.com/ddb2pg/ddb2pg/internal/progress"
 	"github.com/ddb2pg/ddb2pg/pkg/apply"
 	"github.com/ddb2pg/ddb2pg/pkg/ledger"
-	"github.com/ddb2pg/ddb2pg/pkg/progress"
 )
 
 // startMetrics serves the metrics of a stream or backfill run at addr

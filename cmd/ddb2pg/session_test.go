@@ -11,8 +11,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/ddb2pg/ddb2pg/internal/pgerr"
 	"github.com/ddb2pg/ddb2pg/internal/teststack"
-	"github.com/ddb2pg/ddb2pg/pkg/pgerr"
 )
 
 // withQuery returns dsn with the query parameters added.

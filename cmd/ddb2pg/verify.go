@@ -11,8 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/spf13/cobra"
 
+	"github.com/ddb2pg/ddb2pg/internal/progress"
 	"github.com/ddb2pg/ddb2pg/pkg/ledger"
-	"github.com/ddb2pg/ddb2pg/pkg/progress"
 	"github.com/ddb2pg/ddb2pg/pkg/report"
 	"github.com/ddb2pg/ddb2pg/pkg/verify"
 )

@@ -20,8 +20,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/ddb2pg/ddb2pg/internal/progress"
 	"github.com/ddb2pg/ddb2pg/pkg/apply"
-	"github.com/ddb2pg/ddb2pg/pkg/progress"
 )
 
 // RejectCounter returns the rejects recorded in the bookkeeping, by

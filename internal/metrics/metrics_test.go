@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/ddb2pg/ddb2pg/internal/metrics"
+	"github.com/ddb2pg/ddb2pg/internal/progress"
 	"github.com/ddb2pg/ddb2pg/pkg/apply"
-	"github.com/ddb2pg/ddb2pg/pkg/progress"
 )
 
 func get(t *testing.T, srv *metrics.Server) (int, string) {

@@ -11,13 +11,13 @@ import (
 
 	"github.com/ddb2pg/ddb2pg/internal/exportgen"
 	"github.com/ddb2pg/ddb2pg/pkg/apply"
+	"github.com/ddb2pg/ddb2pg/pkg/backfill"
 	"github.com/ddb2pg/ddb2pg/pkg/ddbitem"
 	"github.com/ddb2pg/ddb2pg/pkg/export"
-	"github.com/ddb2pg/ddb2pg/pkg/load"
 	"github.com/ddb2pg/ddb2pg/pkg/stream"
 )
 
-// The real backfill (pkg/load, several workers) and the stream applier run
+// The real backfill (pkg/backfill, several workers) and the stream applier run
 // before, after, and at the same time as each other on the same items: the
 // final tables equal the export's items with the stream's changes applied.
 func TestHandOffWithRealBackfill(t *testing.T) {
@@ -80,8 +80,8 @@ func handOff(t *testing.T, mode string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	backfill := func() {
-		sum, err := load.Run(ctx, load.Config{Pool: e.pool, Mapping: e.m, Export: exp, Ledger: e.led, URI: w.Folder,
+	runBackfill := func() {
+		sum, err := backfill.Run(ctx, backfill.Config{Pool: e.pool, Mapping: e.m, Export: exp, Ledger: e.led, URI: w.Folder,
 			Workers: 4, ChunkItems: 16, WaitForOthers: true})
 		if err != nil {
 			t.Errorf("backfill: %v", err)
@@ -112,14 +112,14 @@ func handOff(t *testing.T, mode string) {
 	switch mode {
 	case "stream-first":
 		streamAll()
-		backfill()
+		runBackfill()
 	case "backfill-first":
-		backfill()
+		runBackfill()
 		streamAll()
 	default:
 		var wg sync.WaitGroup
 		wg.Add(2)
-		go func() { defer wg.Done(); backfill() }()
+		go func() { defer wg.Done(); runBackfill() }()
 		go func() { defer wg.Done(); streamAll() }()
 		wg.Wait()
 	}

@@ -13,9 +13,9 @@ import (
 
 	"github.com/ddb2pg/ddb2pg/internal/exportgen"
 	"github.com/ddb2pg/ddb2pg/pkg/apply"
+	"github.com/ddb2pg/ddb2pg/pkg/backfill"
 	"github.com/ddb2pg/ddb2pg/pkg/ddbitem"
 	"github.com/ddb2pg/ddb2pg/pkg/export"
-	"github.com/ddb2pg/ddb2pg/pkg/load"
 	"github.com/ddb2pg/ddb2pg/pkg/stream"
 )
 
@@ -188,7 +188,7 @@ func orderIndependence(t *testing.T, seed uint64) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				sum, err := load.Run(ctx, load.Config{Pool: e.pool, Mapping: e.m, Export: exp, Ledger: e.led, URI: folder,
+				sum, err := backfill.Run(ctx, backfill.Config{Pool: e.pool, Mapping: e.m, Export: exp, Ledger: e.led, URI: folder,
 					Workers: 1, ChunkItems: 3})
 				if err != nil || !sum.Status.Complete() {
 					t.Fatalf("%s: loading %s: %v", sc.name, step, err)

@@ -10,9 +10,9 @@ import (
 
 	"github.com/ddb2pg/ddb2pg/internal/exportgen"
 	"github.com/ddb2pg/ddb2pg/pkg/apply"
+	"github.com/ddb2pg/ddb2pg/pkg/backfill"
 	"github.com/ddb2pg/ddb2pg/pkg/ddbitem"
 	"github.com/ddb2pg/ddb2pg/pkg/export"
-	"github.com/ddb2pg/ddb2pg/pkg/load"
 	"github.com/ddb2pg/ddb2pg/pkg/stream"
 )
 
@@ -189,7 +189,7 @@ func randomHistory(t *testing.T, us userSchema, seed uint64) {
 	exportTime := time.Now()
 	for i := 0; i <= len(deliveries); i++ {
 		if i == backfillAt {
-			backfill(t, e, snapshot, exportTime)
+			runBackfill(t, e, snapshot, exportTime)
 		}
 		if i < len(deliveries) {
 			if res := e.eng.Apply(ctx, e.pool, deliveries[i], nil); res.Err != nil {
@@ -259,8 +259,8 @@ func seqAround(i, n int) string {
 }
 
 // backfill loads an export of snapshot taken at exportTime with the real
-// backfill (pkg/load).
-func backfill(t *testing.T, e *env, snapshot map[string]ddbitem.Item, exportTime time.Time) {
+// backfill (pkg/backfill).
+func runBackfill(t *testing.T, e *env, snapshot map[string]ddbitem.Item, exportTime time.Time) {
 	t.Helper()
 	ctx := context.Background()
 	ids := make([]string, 0, len(snapshot))
@@ -283,7 +283,7 @@ func backfill(t *testing.T, e *env, snapshot map[string]ddbitem.Item, exportTime
 	if err != nil {
 		t.Fatal(err)
 	}
-	sum, err := load.Run(ctx, load.Config{Pool: e.pool, Mapping: e.m, Export: exp, Ledger: e.led, URI: w.Folder,
+	sum, err := backfill.Run(ctx, backfill.Config{Pool: e.pool, Mapping: e.m, Export: exp, Ledger: e.led, URI: w.Folder,
 		Workers: 2, ChunkItems: 2, WaitForOthers: true})
 	if err != nil {
 		t.Fatalf("backfill: %v", err)

@@ -10,10 +10,10 @@ import (
 
 	"github.com/ddb2pg/ddb2pg/internal/exportgen"
 	"github.com/ddb2pg/ddb2pg/internal/teststack"
+	"github.com/ddb2pg/ddb2pg/pkg/backfill"
 	"github.com/ddb2pg/ddb2pg/pkg/export"
 	"github.com/ddb2pg/ddb2pg/pkg/infer"
 	"github.com/ddb2pg/ddb2pg/pkg/ledger"
-	"github.com/ddb2pg/ddb2pg/pkg/load"
 	"github.com/ddb2pg/ddb2pg/pkg/mapping"
 	"github.com/ddb2pg/ddb2pg/pkg/schema"
 )
@@ -69,7 +69,7 @@ func TestInferProposalLoadsItsSample(t *testing.T) {
 	if _, err := schema.Ensure(ctx, pool, m); err != nil {
 		t.Fatalf("creating the proposed tables: %v\n%s", err, res.YAML)
 	}
-	sum, err := load.Run(ctx, load.Config{Pool: pool, Mapping: m, Export: exp, Ledger: led, URI: w.Folder, Workers: 2, WaitForOthers: true})
+	sum, err := backfill.Run(ctx, backfill.Config{Pool: pool, Mapping: m, Export: exp, Ledger: led, URI: w.Folder, Workers: 2, WaitForOthers: true})
 	if err != nil {
 		t.Fatalf("backfill with the proposal: %v\n%s", err, res.YAML)
 	}

@@ -18,7 +18,7 @@
 // claiming a file, loading it, reading the status) is retried with backoff
 // for up to Config.MaxOutage without using up any file's attempts; then the
 // run stops with an *UnavailableError.
-package load
+package backfill
 
 import (
 	"context"
@@ -33,13 +33,13 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/ddb2pg/ddb2pg/internal/pgerr"
+	"github.com/ddb2pg/ddb2pg/internal/progress"
 	"github.com/ddb2pg/ddb2pg/pkg/decode"
 	"github.com/ddb2pg/ddb2pg/pkg/export"
 	"github.com/ddb2pg/ddb2pg/pkg/ledger"
 	"github.com/ddb2pg/ddb2pg/pkg/mapping"
-	"github.com/ddb2pg/ddb2pg/pkg/pgerr"
 	"github.com/ddb2pg/ddb2pg/pkg/pgwrite"
-	"github.com/ddb2pg/ddb2pg/pkg/progress"
 )
 
 // Config is what a backfill needs. Pool, Mapping, Export and Ledger are

@@ -1,6 +1,6 @@
 //go:build soak
 
-package load_test
+package backfill_test
 
 import (
 	"testing"

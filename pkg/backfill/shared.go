@@ -1,4 +1,4 @@
-package load
+package backfill
 
 import (
 	"encoding/binary"

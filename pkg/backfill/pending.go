@@ -1,4 +1,4 @@
-package load
+package backfill
 
 import "github.com/ddb2pg/ddb2pg/pkg/pgwrite"
 

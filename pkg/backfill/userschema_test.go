@@ -1,4 +1,4 @@
-package load_test
+package backfill_test
 
 import (
 	"bytes"
@@ -11,8 +11,8 @@ import (
 
 	"github.com/ddb2pg/ddb2pg/internal/exportgen"
 	"github.com/ddb2pg/ddb2pg/internal/teststack"
+	"github.com/ddb2pg/ddb2pg/pkg/backfill"
 	"github.com/ddb2pg/ddb2pg/pkg/ddbitem"
-	"github.com/ddb2pg/ddb2pg/pkg/load"
 	"github.com/ddb2pg/ddb2pg/pkg/mapping"
 )
 
@@ -79,7 +79,7 @@ func plainForeignKeyBackfill(t *testing.T, childFirst bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sum, err := backfill(t, pool, m, first.Folder, 2)
+	sum, err := runBackfill(t, pool, m, first.Folder, 2)
 	if err != nil || !sum.Complete() || sum.Status.Rejected != 0 {
 		t.Fatalf("first load: %v", err)
 	}
@@ -102,7 +102,7 @@ func plainForeignKeyBackfill(t *testing.T, childFirst bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sum, err = backfill(t, pool, m, second.Folder, 2)
+	sum, err = runBackfill(t, pool, m, second.Folder, 2)
 	if err != nil || !sum.Complete() {
 		t.Fatalf("newer export: %v", err)
 	}
@@ -165,7 +165,7 @@ func TestIncrementalPlainForeignKeyBetweenItemTables(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sum, err := backfill(t, pool, m, inc.Folder, 2)
+	sum, err := runBackfill(t, pool, m, inc.Folder, 2)
 	if err != nil || !sum.Complete() || sum.Status.Loaded != int64(len(changes)) {
 		t.Fatalf("incremental export: %v %+v", err, sum)
 	}
@@ -205,7 +205,7 @@ func TestBackfillForeignKeyToSharedTable(t *testing.T) {
 				FOREIGN KEY (customer_id) REFERENCES customers (id) `+tc.kind); err != nil {
 				t.Fatal(err)
 			}
-			sum, err := backfill(t, pool, m, w.Folder, 2)
+			sum, err := runBackfill(t, pool, m, w.Folder, 2)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !strings.Contains(err.Error(), "orders_customer_fk") {
 					t.Fatalf("got %v, want an error naming orders_customer_fk and %q", err, tc.wantErr)
@@ -262,7 +262,7 @@ func TestBackfillPlainForeignKeyFullCopyBatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	var logs bytes.Buffer
-	sum, err := runLoad(t, pool, m, w.Folder, load.Config{Workers: 1, ChunkItems: 64, WaitForOthers: true,
+	sum, err := runLoad(t, pool, m, w.Folder, backfill.Config{Workers: 1, ChunkItems: 64, WaitForOthers: true,
 		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil || !sum.Complete() || sum.Status.Loaded != 150 {
 		t.Fatalf("%v %+v", err, sum)
@@ -375,7 +375,7 @@ func refusedBackfill(t *testing.T, ddl string, refuse func(ddbitem.Item), path s
 		}
 		folder = inc.Folder
 	}
-	sum, err := backfill(t, pool, m, folder, 2)
+	sum, err := runBackfill(t, pool, m, folder, 2)
 	if err != nil || !sum.Complete() {
 		t.Fatalf("%v", err)
 	}

@@ -1,4 +1,4 @@
-package load_test
+package backfill_test
 
 import (
 	"context"
@@ -39,7 +39,7 @@ func TestIncrementalAWSExportLoads(t *testing.T) {
 	t.Parallel()
 	pool := openDB(t, teststack.Postgres(t), 4)
 	m := unicornMapping(t)
-	sum, err := backfill(t, pool, m, awslabsIncremental, 2)
+	sum, err := runBackfill(t, pool, m, awslabsIncremental, 2)
 	if err != nil {
 		t.Fatalf("backfill: %v", err)
 	}
@@ -168,7 +168,7 @@ func expectedDump(t *testing.T, m *mapping.Mapping, items map[string]ddbitem.Ite
 		t.Fatal(err)
 	}
 	pool := openDB(t, teststack.Postgres(t), 2)
-	if _, err := backfill(t, pool, m, w.Folder, 1); err != nil {
+	if _, err := runBackfill(t, pool, m, w.Folder, 1); err != nil {
 		t.Fatal(err)
 	}
 	return dump(t, pool, unicornTables...)
@@ -176,7 +176,7 @@ func expectedDump(t *testing.T, m *mapping.Mapping, items map[string]ddbitem.Ite
 
 func mustBackfill(t *testing.T, pool *pgxpool.Pool, m *mapping.Mapping, folder string) {
 	t.Helper()
-	sum, err := backfill(t, pool, m, folder, 2)
+	sum, err := runBackfill(t, pool, m, folder, 2)
 	if err != nil {
 		t.Fatalf("backfill %s: %v", folder, err)
 	}
@@ -222,7 +222,7 @@ func TestIncrementalExportTwiceSkips(t *testing.T) {
 	mustBackfill(t, pool, m, f.full)
 	mustBackfill(t, pool, m, f.inc1)
 	before := dump(t, pool, unicornTables...)
-	sum, err := backfill(t, pool, m, f.inc1b, 2)
+	sum, err := runBackfill(t, pool, m, f.inc1b, 2)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package load_test
+package backfill_test
 
 import (
 	"context"
@@ -79,7 +79,7 @@ func TestBackfillRecordsRejectsOfAnyBytes(t *testing.T) {
 	}
 	pool := openDB(t, teststack.Postgres(t), 4)
 	m := sampleMapping(t)
-	sum, err := backfill(t, pool, m, w.Folder, 1)
+	sum, err := runBackfill(t, pool, m, w.Folder, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +128,7 @@ func TestBackfillNewerExportRejectedCopyRemovesRows(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := backfill(t, pool, m, older.Folder, 1); err != nil {
+	if _, err := runBackfill(t, pool, m, older.Folder, 1); err != nil {
 		t.Fatal(err)
 	}
 	// The newer export: x's total does not fit numeric(12,2); z's line
@@ -146,7 +146,7 @@ func TestBackfillNewerExportRejectedCopyRemovesRows(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 2 { // the older export again must not bring the rows back
-		sum, err := backfill(t, pool, m, newer.Folder, 1)
+		sum, err := runBackfill(t, pool, m, newer.Folder, 1)
 		if err != nil || !sum.Complete() || sum.Status.Rejected != 2 {
 			t.Fatalf("newer export: %v %+v", err, sum)
 		}
@@ -165,7 +165,7 @@ func TestBackfillNewerExportRejectedCopyRemovesRows(t *testing.T) {
 		if n := count(t, pool, `SELECT count(*) FROM orders WHERE id = 'y'`); n != 1 {
 			t.Errorf("y: %d orders rows", n)
 		}
-		if _, err := backfill(t, pool, m, older.Folder, 1); err != nil {
+		if _, err := runBackfill(t, pool, m, older.Folder, 1); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -211,7 +211,7 @@ func TestBackfillSharedRowsIndependentOfStreamOrder(t *testing.T) {
 		if mode == "stream-first" {
 			streamAll()
 		}
-		if _, err := backfill(t, pool, m, w.Folder, 2); err != nil {
+		if _, err := runBackfill(t, pool, m, w.Folder, 2); err != nil {
 			t.Fatal(err)
 		}
 		if mode == "backfill-first" {
@@ -268,7 +268,7 @@ tables:
 		if err != nil {
 			t.Fatal(err)
 		}
-		if sum, err := backfill(t, pool, m, w.Folder, 1); err != nil || !sum.Complete() {
+		if sum, err := runBackfill(t, pool, m, w.Folder, 1); err != nil || !sum.Complete() {
 			t.Fatalf("export %d: %v", i, err)
 		}
 	}
@@ -322,7 +322,7 @@ func TestIncrementalSharedRowsIndependentOfStreamOrder(t *testing.T) {
 		if mode == "stream-first" {
 			streamAll()
 		}
-		if sum, err := backfill(t, pool, m, w.Folder, 1); err != nil || !sum.Complete() {
+		if sum, err := runBackfill(t, pool, m, w.Folder, 1); err != nil || !sum.Complete() {
 			t.Fatalf("%s: incremental export: %v", mode, err)
 		}
 		if mode == "export-first" {
@@ -360,7 +360,7 @@ func TestBackfillRejectedCopyInFileLoadedItemByItem(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := backfill(t, pool, m, older.Folder, 1); err != nil {
+	if _, err := runBackfill(t, pool, m, older.Folder, 1); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := pool.Exec(context.Background(), `ALTER TABLE orders ADD CONSTRAINT no_poison CHECK (status <> 'poison')`); err != nil {
@@ -371,7 +371,7 @@ func TestBackfillRejectedCopyInFileLoadedItemByItem(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sum, err := backfill(t, pool, m, newer.Folder, 1)
+	sum, err := runBackfill(t, pool, m, newer.Folder, 1)
 	if err != nil || !sum.Complete() || sum.Status.Rejected != 2 || sum.Status.Loaded != 1 {
 		t.Fatalf("newer export: %v %+v", err, sum)
 	}
@@ -412,7 +412,7 @@ func TestIncrementalUndecodableChangeOfKnownItem(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sum, err := backfill(t, pool, m, inc.Folder, 1)
+	sum, err := runBackfill(t, pool, m, inc.Folder, 1)
 	if err != nil || !sum.Complete() || sum.Status.Rejected != 1 {
 		t.Fatalf("incremental export: %v %+v", err, sum)
 	}

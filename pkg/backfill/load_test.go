@@ -1,4 +1,4 @@
-package load_test
+package backfill_test
 
 import (
 	"bytes"
@@ -18,13 +18,13 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ddb2pg/ddb2pg/internal/exportgen"
+	"github.com/ddb2pg/ddb2pg/internal/progress"
 	"github.com/ddb2pg/ddb2pg/internal/teststack"
+	"github.com/ddb2pg/ddb2pg/pkg/backfill"
 	"github.com/ddb2pg/ddb2pg/pkg/ddbitem"
 	"github.com/ddb2pg/ddb2pg/pkg/export"
 	"github.com/ddb2pg/ddb2pg/pkg/ledger"
-	"github.com/ddb2pg/ddb2pg/pkg/load"
 	"github.com/ddb2pg/ddb2pg/pkg/mapping"
-	"github.com/ddb2pg/ddb2pg/pkg/progress"
 	"github.com/ddb2pg/ddb2pg/pkg/schema"
 )
 
@@ -57,7 +57,7 @@ func openDB(t *testing.T, dsn string, conns int32) *pgxpool.Pool {
 }
 
 // backfill prepares the schema and runs one backfill of the export folder.
-func backfill(t *testing.T, pool *pgxpool.Pool, m *mapping.Mapping, folder string, workers int) (*load.Summary, error) {
+func runBackfill(t *testing.T, pool *pgxpool.Pool, m *mapping.Mapping, folder string, workers int) (*backfill.Summary, error) {
 	t.Helper()
 	ctx := context.Background()
 	led, err := ledger.New("")
@@ -74,7 +74,7 @@ func backfill(t *testing.T, pool *pgxpool.Pool, m *mapping.Mapping, folder strin
 	if err != nil {
 		return nil, err
 	}
-	return load.Run(ctx, load.Config{Pool: pool, Mapping: m, Export: exp, Ledger: led, URI: folder,
+	return backfill.Run(ctx, backfill.Config{Pool: pool, Mapping: m, Export: exp, Ledger: led, URI: folder,
 		Workers: workers, ChunkItems: 64, WaitForOthers: true})
 }
 
@@ -112,7 +112,7 @@ func TestBackfillLoadsGeneratedExportExactly(t *testing.T) {
 	}
 	pool := openDB(t, teststack.Postgres(t), 6)
 	m := sampleMapping(t)
-	sum, err := backfill(t, pool, m, w.Folder, 3)
+	sum, err := runBackfill(t, pool, m, w.Folder, 3)
 	if err != nil {
 		t.Fatalf("backfill: %v", err)
 	}
@@ -148,7 +148,7 @@ func TestBackfillLoadsGeneratedExportExactly(t *testing.T) {
 
 	// A rerun of a finished backfill changes nothing.
 	before := dump(t, pool, orderTables...)
-	sum2, err := backfill(t, pool, m, w.Folder, 2)
+	sum2, err := runBackfill(t, pool, m, w.Folder, 2)
 	if err != nil || sum2.FilesLoaded != 0 || !sum2.Complete() {
 		t.Fatalf("rerun: %v (files loaded %d)", err, sum2.FilesLoaded)
 	}
@@ -172,12 +172,12 @@ func TestBackfillSeveralProcessesShareOneExport(t *testing.T) {
 	}
 	m := sampleMapping(t)
 	clean := openDB(t, teststack.Postgres(t), 4)
-	if _, err := backfill(t, clean, m, w.Folder, 1); err != nil {
+	if _, err := runBackfill(t, clean, m, w.Folder, 1); err != nil {
 		t.Fatal(err)
 	}
 	shared := teststack.Postgres(t)
 	var wg sync.WaitGroup
-	sums := make([]*load.Summary, 3)
+	sums := make([]*backfill.Summary, 3)
 	errs := make([]error, 3)
 	// Prepare once so the processes race only on files.
 	backfillPrepare(t, openDB(t, shared, 2), m)
@@ -185,7 +185,7 @@ func TestBackfillSeveralProcessesShareOneExport(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			sums[i], errs[i] = backfill(t, openDB(t, shared, 4), m, w.Folder, 2)
+			sums[i], errs[i] = runBackfill(t, openDB(t, shared, 4), m, w.Folder, 2)
 		}()
 	}
 	wg.Wait()
@@ -246,7 +246,7 @@ func TestBackfillNeverOverwritesStreamState(t *testing.T) {
 	if _, err := pool.Exec(ctx, `INSERT INTO orders (id, status, total) VALUES ($1, 'FROM-STREAM', 1.00)`, changed); err != nil {
 		t.Fatal(err)
 	}
-	sum, err := backfill(t, pool, m, w.Folder, 2)
+	sum, err := runBackfill(t, pool, m, w.Folder, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -274,7 +274,7 @@ func TestBackfillNewerExportReplacesItemRows(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := backfill(t, pool, m, first.Folder, 1); err != nil {
+	if _, err := runBackfill(t, pool, m, first.Folder, 1); err != nil {
 		t.Fatal(err)
 	}
 	// Find an order with at least two lines and keep only its first line.
@@ -297,7 +297,7 @@ func TestBackfillNewerExportReplacesItemRows(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sum, err := backfill(t, pool, m, second.Folder, 1)
+	sum, err := runBackfill(t, pool, m, second.Folder, 1)
 	if err != nil || !sum.Complete() {
 		t.Fatalf("second export: %v", err)
 	}
@@ -310,7 +310,7 @@ func TestBackfillNewerExportReplacesItemRows(t *testing.T) {
 		t.Errorf("order %s status %q, want the newer export's CANCELLED", target, status)
 	}
 	// The older export, loaded again, is not allowed to regress the item.
-	if _, err := backfill(t, pool, m, first.Folder, 1); err != nil {
+	if _, err := runBackfill(t, pool, m, first.Folder, 1); err != nil {
 		t.Fatal(err)
 	}
 	if n := count(t, pool, `SELECT count(*) FROM order_items WHERE order_id = $1`, target); n != 1 {
@@ -331,7 +331,7 @@ func TestBackfillFromS3(t *testing.T) {
 	}
 	uploadDir(t, s3env, dir)
 	pool := openDB(t, teststack.Postgres(t), 4)
-	sum, err := backfill(t, pool, sampleMapping(t), w.S3URL(), 2)
+	sum, err := runBackfill(t, pool, sampleMapping(t), w.S3URL(), 2)
 	if err != nil {
 		t.Fatalf("backfill from %s: %v", w.S3URL(), err)
 	}
@@ -378,8 +378,8 @@ func TestBackfillDamagedFilesNeverCountAsLoaded(t *testing.T) {
 			}
 			c.damage(t, w)
 			pool := openDB(t, teststack.Postgres(t), 4)
-			sum, err := backfill(t, pool, sampleMapping(t), w.Folder, 2)
-			var inc *load.IncompleteError
+			sum, err := runBackfill(t, pool, sampleMapping(t), w.Folder, 2)
+			var inc *backfill.IncompleteError
 			if !errors.As(err, &inc) {
 				t.Fatalf("err = %v, want an IncompleteError", err)
 			}
@@ -420,7 +420,7 @@ func TestBackfillRejectsUndecodableLines(t *testing.T) {
 		t.Fatal(err)
 	}
 	pool := openDB(t, teststack.Postgres(t), 4)
-	sum, err := backfill(t, pool, sampleMapping(t), w.Folder, 1)
+	sum, err := runBackfill(t, pool, sampleMapping(t), w.Folder, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -462,7 +462,7 @@ func TestBackfillGenuineEveryTypeExport(t *testing.T) {
 		t.Fatal(err)
 	}
 	pool := openDB(t, teststack.Postgres(t), 2)
-	sum, err := backfill(t, pool, m, folder, 1)
+	sum, err := runBackfill(t, pool, m, folder, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -507,7 +507,7 @@ func TestBackfillIONAndJSONLoadIdentically(t *testing.T) {
 	dumps := make([]map[string]string, 2)
 	for i, folder := range []string{jsonExp.Folder, ionExp.Folder} {
 		pool := openDB(t, teststack.Postgres(t), 4)
-		sum, err := backfill(t, pool, m, folder, 2)
+		sum, err := runBackfill(t, pool, m, folder, 2)
 		if err != nil {
 			t.Fatalf("%s: %v", folder, err)
 		}
@@ -544,13 +544,13 @@ func TestBackfillReloadDoesNotDuplicateRejects(t *testing.T) {
 	}
 	pool := openDB(t, teststack.Postgres(t), 4)
 	m := sampleMapping(t)
-	if _, err := backfill(t, pool, m, w.Folder, 1); err != nil {
+	if _, err := runBackfill(t, pool, m, w.Folder, 1); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := pool.Exec(context.Background(), `UPDATE ddb2pg.export_files SET status = 'pending'`); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := backfill(t, pool, m, w.Folder, 1); err != nil {
+	if _, err := runBackfill(t, pool, m, w.Folder, 1); err != nil {
 		t.Fatal(err)
 	}
 	if n := count(t, pool, "SELECT count(*) FROM ddb2pg.rejects"); n != 4 {
@@ -575,7 +575,7 @@ func TestBackfillFirstLoadFallsBackOnConflict(t *testing.T) {
 	m := sampleMapping(t)
 	backfillPrepare(t, pool, m)
 	var logs bytes.Buffer
-	sum, err := runLoad(t, pool, m, w.Folder, load.Config{
+	sum, err := runLoad(t, pool, m, w.Folder, backfill.Config{
 		Workers: 1, WaitForOthers: true, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -607,7 +607,7 @@ func TestBackfillFirstLoadYieldsToStreamDeleteMidRun(t *testing.T) {
 	var once sync.Once
 	var streamErr error
 	var logs bytes.Buffer
-	sum, err := runLoad(t, pool, m, w.Folder, load.Config{
+	sum, err := runLoad(t, pool, m, w.Folder, backfill.Config{
 		Workers: 1, ChunkItems: 8, WaitForOthers: true, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
 		// The first progress report comes after the run found the ledger
 		// empty and before any file is read.
@@ -656,7 +656,7 @@ func TestBackfillItemTwiceInOneFileLaterLineWins(t *testing.T) {
 	pool := openDB(t, teststack.Postgres(t), 4)
 	m := sampleMapping(t)
 	backfillPrepare(t, pool, m)
-	sum, err := runLoad(t, pool, m, w.Folder, load.Config{
+	sum, err := runLoad(t, pool, m, w.Folder, backfill.Config{
 		Workers: 1, ChunkItems: 4, WaitForOthers: true})
 	if err != nil {
 		t.Fatal(err)
@@ -685,7 +685,7 @@ func TestBackfillDeferredForeignKeyToSharedTable(t *testing.T) {
 		FOREIGN KEY (customer_id) REFERENCES customers (id) DEFERRABLE INITIALLY DEFERRED`); err != nil {
 		t.Fatal(err)
 	}
-	sum, err := backfill(t, pool, m, w.Folder, 4)
+	sum, err := runBackfill(t, pool, m, w.Folder, 4)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -699,7 +699,7 @@ func TestBackfillDeferredForeignKeyToSharedTable(t *testing.T) {
 
 // runLoad runs one backfill of the export folder with cfg (Pool, Mapping,
 // Export, Ledger and URI filled in), the schema already prepared.
-func runLoad(t *testing.T, pool *pgxpool.Pool, m *mapping.Mapping, folder string, cfg load.Config) (*load.Summary, error) {
+func runLoad(t *testing.T, pool *pgxpool.Pool, m *mapping.Mapping, folder string, cfg backfill.Config) (*backfill.Summary, error) {
 	t.Helper()
 	exp, err := export.Open(context.Background(), folder)
 	if err != nil {
@@ -710,7 +710,7 @@ func runLoad(t *testing.T, pool *pgxpool.Pool, m *mapping.Mapping, folder string
 		t.Fatal(err)
 	}
 	cfg.Pool, cfg.Mapping, cfg.Export, cfg.Ledger, cfg.URI = pool, m, exp, led, folder
-	return load.Run(context.Background(), cfg)
+	return backfill.Run(context.Background(), cfg)
 }
 
 // preparedExport writes a generated export and prepares a database for it

@@ -1,4 +1,4 @@
-package load_test
+package backfill_test
 
 import (
 	"context"
@@ -18,10 +18,10 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ddb2pg/ddb2pg/internal/exportgen"
+	"github.com/ddb2pg/ddb2pg/internal/progress"
 	"github.com/ddb2pg/ddb2pg/internal/teststack"
-	"github.com/ddb2pg/ddb2pg/pkg/load"
+	"github.com/ddb2pg/ddb2pg/pkg/backfill"
 	"github.com/ddb2pg/ddb2pg/pkg/mapping"
-	"github.com/ddb2pg/ddb2pg/pkg/progress"
 )
 
 // Faults a backfill meets in real migrations: PostgreSQL restarted under it,
@@ -49,7 +49,7 @@ func newFaultFixture(t *testing.T) *faultFixture {
 	f := &faultFixture{w: w, m: sampleMapping(t)}
 	pool := openDB(t, teststack.Postgres(t), 4)
 	start := time.Now()
-	if _, err := backfill(t, pool, f.m, w.Folder, 2); err != nil {
+	if _, err := runBackfill(t, pool, f.m, w.Folder, 2); err != nil {
 		t.Fatalf("undisturbed backfill: %v", err)
 	}
 	f.took = time.Since(start)
@@ -146,7 +146,7 @@ func restartedRun(t *testing.T, f *faultFixture, cluster *teststack.Cluster, see
 		}
 	}()
 	log, waits := countingLogger(t, "waiting for PostgreSQL")
-	sum, err := runLoad(t, pool, f.m, f.w.Folder, load.Config{Workers: 3, ChunkItems: 64, WaitForOthers: true, Logger: log,
+	sum, err := runLoad(t, pool, f.m, f.w.Folder, backfill.Config{Workers: 3, ChunkItems: 64, WaitForOthers: true, Logger: log,
 		Progress: func(s progress.Snapshot) { filesDone.Store(int64(s.FilesDone)) }})
 	wg.Wait()
 	t.Logf("seed %d: the run waited for PostgreSQL %d times", seed, waits.Load())
@@ -206,7 +206,7 @@ func TestBackfillRidesOutLockTimeoutWhileClaiming(t *testing.T) {
 		lockErr = tx.Commit(ctx)
 	}()
 	log, timeouts := countingLogger(t, "55P03")
-	sum, err := runLoad(t, pool, f.m, f.w.Folder, load.Config{Workers: 2, ChunkItems: 64, WaitForOthers: true, Logger: log,
+	sum, err := runLoad(t, pool, f.m, f.w.Folder, backfill.Config{Workers: 2, ChunkItems: 64, WaitForOthers: true, Logger: log,
 		Progress: func(s progress.Snapshot) {
 			if s.FilesDone >= 1 {
 				// Called after the file's commit: hold this worker until the
@@ -251,7 +251,7 @@ func TestBackfillOutageLimit(t *testing.T) {
 			t.Errorf("stopping PostgreSQL: %v", err)
 		}
 	}()
-	_, err := runLoad(t, pool, f.m, f.w.Folder, load.Config{Workers: 2, ChunkItems: 64, WaitForOthers: true, Logger: testLogger(t),
+	_, err := runLoad(t, pool, f.m, f.w.Folder, backfill.Config{Workers: 2, ChunkItems: 64, WaitForOthers: true, Logger: testLogger(t),
 		MaxOutage: 2 * time.Second,
 		Progress: func(s progress.Snapshot) {
 			if s.FilesDone >= 1 {
@@ -259,7 +259,7 @@ func TestBackfillOutageLimit(t *testing.T) {
 			}
 		}})
 	failed := time.Now()
-	var unavailable *load.UnavailableError
+	var unavailable *backfill.UnavailableError
 	if !errors.As(err, &unavailable) {
 		t.Fatalf("run during an outage returned %v, want an UnavailableError", err)
 	}
@@ -279,7 +279,7 @@ func TestBackfillOutageLimit(t *testing.T) {
 	if err := cluster.Start(); err != nil {
 		t.Fatal(err)
 	}
-	sum, err := runLoad(t, pool, f.m, f.w.Folder, load.Config{Workers: 2, ChunkItems: 64, WaitForOthers: true, Logger: testLogger(t)})
+	sum, err := runLoad(t, pool, f.m, f.w.Folder, backfill.Config{Workers: 2, ChunkItems: 64, WaitForOthers: true, Logger: testLogger(t)})
 	if err != nil || !sum.Complete() {
 		t.Fatalf("rerun: %v", err)
 	}
@@ -299,7 +299,7 @@ func TestBackfillChild(t *testing.T) {
 	}
 	dsn, folder, _ := strings.Cut(spec, "\n")
 	pool := openDB(t, dsn, 4)
-	if _, err := runLoad(t, pool, sampleMapping(t), folder, load.Config{Workers: 3, ChunkItems: 64, WaitForOthers: true}); err != nil {
+	if _, err := runLoad(t, pool, sampleMapping(t), folder, backfill.Config{Workers: 3, ChunkItems: 64, WaitForOthers: true}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -336,7 +336,7 @@ func killedRun(t *testing.T, f *faultFixture, seed uint64) {
 	werr := cmd.Wait()
 	done := count(t, pool, "SELECT count(*) FROM ddb2pg.export_files WHERE status = 'done'")
 	t.Logf("seed %d: killed after %v with %d of %d files done (%v)", seed, delay, done, faultExport.Files, werr)
-	sum, err := runLoad(t, pool, f.m, f.w.Folder, load.Config{Workers: 2, ChunkItems: 64, WaitForOthers: true, Logger: testLogger(t)})
+	sum, err := runLoad(t, pool, f.m, f.w.Folder, backfill.Config{Workers: 2, ChunkItems: 64, WaitForOthers: true, Logger: testLogger(t)})
 	if err != nil || !sum.Complete() {
 		t.Fatalf("seed %d: rerun after kill -9: %v\nchild output:\n%s", seed, err, out.String())
 	}
@@ -362,7 +362,7 @@ func TestBackfillStopsOnPermanentClaimError(t *testing.T) {
 		_, err := admin.Exec(context.Background(), "ALTER TABLE ddb2pg.export_files RENAME TO export_files_away")
 		renamed <- err
 	}()
-	_, err := runLoad(t, pool, f.m, f.w.Folder, load.Config{Workers: 2, ChunkItems: 64, WaitForOthers: true, Logger: testLogger(t),
+	_, err := runLoad(t, pool, f.m, f.w.Folder, backfill.Config{Workers: 2, ChunkItems: 64, WaitForOthers: true, Logger: testLogger(t),
 		Progress: func(s progress.Snapshot) {
 			if s.FilesDone >= 1 {
 				once.Do(func() { close(firstFile) })
@@ -371,7 +371,7 @@ func TestBackfillStopsOnPermanentClaimError(t *testing.T) {
 	if rerr := <-renamed; rerr != nil {
 		t.Fatal(rerr)
 	}
-	var stopped *load.StoppedError
+	var stopped *backfill.StoppedError
 	if !errors.As(err, &stopped) {
 		t.Fatalf("run without its bookkeeping table returned %v, want a StoppedError", err)
 	}
@@ -382,7 +382,7 @@ func TestBackfillStopsOnPermanentClaimError(t *testing.T) {
 	if _, err := admin.Exec(context.Background(), "ALTER TABLE ddb2pg.export_files_away RENAME TO export_files"); err != nil {
 		t.Fatal(err)
 	}
-	sum, err := runLoad(t, pool, f.m, f.w.Folder, load.Config{Workers: 2, ChunkItems: 64, WaitForOthers: true, Logger: testLogger(t)})
+	sum, err := runLoad(t, pool, f.m, f.w.Folder, backfill.Config{Workers: 2, ChunkItems: 64, WaitForOthers: true, Logger: testLogger(t)})
 	if err != nil || !sum.Complete() {
 		t.Fatalf("rerun: %v", err)
 	}

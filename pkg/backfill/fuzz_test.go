@@ -1,4 +1,4 @@
-package load_test
+package backfill_test
 
 import (
 	"bytes"
@@ -13,8 +13,8 @@ import (
 
 	"github.com/ddb2pg/ddb2pg/internal/exportgen"
 	"github.com/ddb2pg/ddb2pg/internal/teststack"
+	"github.com/ddb2pg/ddb2pg/pkg/backfill"
 	"github.com/ddb2pg/ddb2pg/pkg/ledger"
-	"github.com/ddb2pg/ddb2pg/pkg/load"
 	"github.com/ddb2pg/ddb2pg/pkg/mapping"
 	"github.com/ddb2pg/ddb2pg/pkg/schema"
 )
@@ -24,7 +24,7 @@ import (
 // the line is loaded, skipped as older than what is applied, or recorded as
 // a reject that PostgreSQL accepted. Each input is a one-line export newer
 // than the one before, in one database. Seeds: testdata/fuzz/FuzzBackfillLine
-// and below; `go test -run - -fuzz FuzzBackfillLine -fuzzminimizetime 0 ./pkg/load/`
+// and below; `go test -run - -fuzz FuzzBackfillLine -fuzzminimizetime 0 ./pkg/backfill/`
 // explores further (minimizing a large input costs thousands of backfills).
 func FuzzBackfillLine(f *testing.F) {
 	for _, s := range []string{
@@ -70,7 +70,7 @@ func FuzzBackfillLine(f *testing.F) {
 			t.Fatal(err)
 		}
 		defer os.RemoveAll(w.Folder)
-		sum, err := runLoad(t, pool, m, w.Folder, load.Config{Workers: 1, ChunkItems: 4})
+		sum, err := runLoad(t, pool, m, w.Folder, backfill.Config{Workers: 1, ChunkItems: 4})
 		if err != nil {
 			t.Fatalf("line %q: %v", line, err)
 		}

@@ -1,4 +1,4 @@
-package load_test
+package backfill_test
 
 import (
 	"context"
