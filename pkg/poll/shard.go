@@ -257,8 +257,11 @@ func (p *poller) passOver(ctx context.Context, s *shardState, recs []stream.Reco
 // not committed, until PostgreSQL has failed for longer than MaxOutage
 // without progress; the checkpoint commits with each chunk.
 func (p *poller) apply(ctx context.Context, s *shardState, recs []stream.Record) error {
-	backoff := 200 * time.Millisecond
-	var failing time.Time
+	// Transient failures are retried from the first record not committed
+	// (the one retry policy; progress starts a new streak), for at most
+	// MaxOutage of failing without progress.
+	policy := pgerr.Policy{Initial: 200 * time.Millisecond, Max: 5 * time.Second, MaxElapsed: p.cfg.MaxOutage}
+	retry := policy.Start()
 	for len(recs) > 0 {
 		start := time.Now()
 		res := p.cfg.Engine.Apply(ctx, p.cfg.DB, recs, func(ctx context.Context, tx pgx.Tx, chunk []stream.Record) error {
@@ -283,7 +286,7 @@ func (p *poller) apply(ctx context.Context, s *shardState, recs []stream.Record)
 			p.st.Add(res.Stats)
 			p.st.Batches++
 			p.mu.Unlock()
-			failing, backoff = time.Time{}, 200*time.Millisecond
+			retry = policy.Start()
 			p.log.Info("batch applied", "shard", s.id, "records", res.Records, "applied", res.Applied,
 				"skipped", res.Skipped, "rejected", res.Rejected, "first_seq", res.FirstSeq, "last_seq", res.LastSeq,
 				"duration_ms", time.Since(start).Milliseconds())
@@ -304,19 +307,16 @@ func (p *poller) apply(ctx context.Context, s *shardState, recs []stream.Record)
 		if !apply.Retryable(res.Err) {
 			return fmt.Errorf("applying shard %s from %s: %w", s.id, recs[res.Committed].Seq, res.Err)
 		}
-		if failing.IsZero() {
-			failing = time.Now()
-		}
-		if d := time.Since(failing); d > p.cfg.MaxOutage {
-			return &OutageError{What: fmt.Sprintf("applying shard %s from %s", s.id, recs[res.Committed].Seq), For: d, Cause: res.Err}
-		}
-		p.log.Warn("transient failure applying records; retrying", "shard", s.id, "from_seq", recs[res.Committed].Seq,
-			"error", res.Err.Error(), "wait", backoff.String())
+		from := recs[res.Committed].Seq
+		p.log.Warn("transient failure applying records; retrying", "shard", s.id, "from_seq", from, "error", res.Err.Error())
 		recs = recs[res.Committed:]
-		if err := pgerr.Sleep(ctx, backoff); err != nil {
+		if err := retry.Wait(ctx, res.Err); err != nil {
+			var ex *pgerr.ExhaustedError
+			if errors.As(err, &ex) {
+				return &OutageError{What: fmt.Sprintf("applying shard %s from %s", s.id, from), For: ex.Elapsed, Cause: res.Err}
+			}
 			return err
 		}
-		backoff = min(backoff*2, 5*time.Second)
 	}
 	return nil
 }
