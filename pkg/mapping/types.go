@@ -186,3 +186,40 @@ func (t Type) String() string { return t.Name }
 func (t Type) isTime() bool {
 	return !t.Array && (t.Kind == KindTimestamptz || t.Kind == KindTimestamp || t.Kind == KindDate)
 }
+
+// String is the kind's canonical base type name ("integer", "timestamptz").
+func (k Kind) String() string {
+	switch k {
+	case KindText:
+		return "text"
+	case KindVarchar:
+		return "varchar"
+	case KindInt2:
+		return "smallint"
+	case KindInt4:
+		return "integer"
+	case KindInt8:
+		return "bigint"
+	case KindNumeric:
+		return "numeric"
+	case KindFloat8:
+		return "double precision"
+	case KindFloat4:
+		return "real"
+	case KindBool:
+		return "boolean"
+	case KindTimestamptz:
+		return "timestamptz"
+	case KindTimestamp:
+		return "timestamp"
+	case KindDate:
+		return "date"
+	case KindUUID:
+		return "uuid"
+	case KindBytea:
+		return "bytea"
+	case KindJSONB:
+		return "jsonb"
+	}
+	return fmt.Sprintf("Kind(%d)", uint8(k))
+}

@@ -30,10 +30,10 @@ func norm(t mapping.Type, v any) (s string, null bool, err error) {
 	if t.Array {
 		return normArray(t, v)
 	}
-	return normScalar(t.Base, v)
+	return normScalar(t.Kind, v)
 }
 
-func normScalar(base string, v any) (string, bool, error) {
+func normScalar(kind mapping.Kind, v any) (string, bool, error) {
 	if v == nil {
 		return "", true, nil
 	}
@@ -97,17 +97,17 @@ func normScalar(base string, v any) (string, bool, error) {
 			return "", true, nil
 		}
 	}
-	switch base {
-	case "text", "varchar":
+	switch kind {
+	case mapping.KindText, mapping.KindVarchar:
 		switch x := v.(type) {
 		case string:
 			return x, false, nil
 		case []byte:
 			return string(x), false, nil
 		}
-	case "smallint", "integer", "bigint", "numeric":
+	case mapping.KindInt2, mapping.KindInt4, mapping.KindInt8, mapping.KindNumeric:
 		return normNumber(v)
-	case "double precision":
+	case mapping.KindFloat8:
 		switch x := v.(type) {
 		case float64:
 			return strconv.FormatFloat(x, 'g', -1, 64), false, nil
@@ -120,7 +120,7 @@ func normScalar(base string, v any) (string, bool, error) {
 			}
 			return strconv.FormatFloat(f, 'g', -1, 64), false, nil
 		}
-	case "real":
+	case mapping.KindFloat4:
 		switch x := v.(type) {
 		case float64:
 			return strconv.FormatFloat(float64(float32(x)), 'g', -1, 32), false, nil
@@ -133,7 +133,7 @@ func normScalar(base string, v any) (string, bool, error) {
 			}
 			return strconv.FormatFloat(f, 'g', -1, 32), false, nil
 		}
-	case "boolean":
+	case mapping.KindBool:
 		switch x := v.(type) {
 		case bool:
 			return strconv.FormatBool(x), false, nil
@@ -144,7 +144,7 @@ func normScalar(base string, v any) (string, bool, error) {
 			}
 			return strconv.FormatBool(b), false, nil
 		}
-	case "timestamptz":
+	case mapping.KindTimestamptz:
 		switch x := v.(type) {
 		case time.Time:
 			return formatInstant(x), false, nil
@@ -155,7 +155,7 @@ func normScalar(base string, v any) (string, bool, error) {
 			}
 			return tt.UTC().Format(time.RFC3339Nano), false, nil
 		}
-	case "timestamp":
+	case mapping.KindTimestamp:
 		switch x := v.(type) {
 		case time.Time:
 			// timestamp without time zone holds a wall-clock reading
@@ -163,14 +163,14 @@ func normScalar(base string, v any) (string, bool, error) {
 		case string:
 			return x, false, nil
 		}
-	case "date":
+	case mapping.KindDate:
 		switch x := v.(type) {
 		case time.Time:
 			return x.Format("2006-01-02"), false, nil
 		case string:
 			return x, false, nil
 		}
-	case "uuid":
+	case mapping.KindUUID:
 		switch x := v.(type) {
 		case [16]byte:
 			return fmt.Sprintf("%x-%x-%x-%x-%x", x[0:4], x[4:6], x[6:8], x[8:10], x[10:16]), false, nil
@@ -181,7 +181,7 @@ func normScalar(base string, v any) (string, bool, error) {
 				return fmt.Sprintf("%x-%x-%x-%x-%x", x[0:4], x[4:6], x[6:8], x[8:10], x[10:16]), false, nil
 			}
 		}
-	case "bytea":
+	case mapping.KindBytea:
 		switch x := v.(type) {
 		case []byte:
 			return `\x` + hex.EncodeToString(x), false, nil
@@ -191,7 +191,7 @@ func normScalar(base string, v any) (string, bool, error) {
 			}
 			return `\x` + hex.EncodeToString([]byte(x)), false, nil
 		}
-	case "jsonb":
+	case mapping.KindJSONB:
 		var data []byte
 		switch x := v.(type) {
 		case []byte:
@@ -210,7 +210,7 @@ func normScalar(base string, v any) (string, bool, error) {
 		s, err := canonJSON(data)
 		return s, false, err
 	}
-	return "", false, fmt.Errorf("cannot compare a %T as %s", v, base)
+	return "", false, fmt.Errorf("cannot compare a %T as %s", v, kind)
 }
 
 // decimalText renders i * 10^exp in the canonical plain form of
@@ -327,7 +327,7 @@ func normArray(t mapping.Type, v any) (string, bool, error) {
 			return "", true, nil
 		}
 		for _, e := range raw {
-			if s, ok := e.(string); ok && t.Base == "bytea" {
+			if s, ok := e.(string); ok && t.Kind == mapping.KindBytea {
 				b, err := hex.DecodeString(strings.TrimPrefix(s, `\x`))
 				if err != nil {
 					return "", false, err
@@ -374,7 +374,7 @@ func normArray(t mapping.Type, v any) (string, bool, error) {
 		if n, ok := e.(json.Number); ok {
 			e = string(n)
 		}
-		s, null, err := normScalar(t.Base, e)
+		s, null, err := normScalar(t.Kind, e)
 		if err != nil {
 			return "", false, err
 		}
@@ -382,7 +382,7 @@ func normArray(t mapping.Type, v any) (string, bool, error) {
 			sb.WriteString("null")
 			continue
 		}
-		if t.Base == "numeric" || t.Base == "bigint" {
+		if t.Kind == mapping.KindNumeric || t.Kind == mapping.KindInt8 {
 			sb.WriteString(s)
 		} else {
 			b, _ := json.Marshal(s)

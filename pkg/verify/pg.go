@@ -58,18 +58,18 @@ func prepareTable(m *mapping.Mapping, idx int) (*table, error) {
 			sel[i] = "to_jsonb(" + col + ")::text"
 			tb.kinds[i] = scanText
 		default:
-			switch c.Type.Base {
-			case "smallint", "integer", "bigint":
+			switch c.Type.Kind {
+			case mapping.KindInt2, mapping.KindInt4, mapping.KindInt8:
 				tb.kinds[i] = scanInt
-			case "double precision", "real":
+			case mapping.KindFloat8, mapping.KindFloat4:
 				tb.kinds[i] = scanFloat
-			case "boolean":
+			case mapping.KindBool:
 				tb.kinds[i] = scanBool
-			case "timestamptz":
+			case mapping.KindTimestamptz:
 				tb.kinds[i] = scanTimestamptz
-			case "timestamp":
+			case mapping.KindTimestamp:
 				tb.kinds[i] = scanTimestamp
-			case "bytea":
+			case mapping.KindBytea:
 				tb.kinds[i] = scanBytes
 			default: // text, varchar, numeric, jsonb, uuid, date
 				sel[i] = col + "::text"
@@ -217,7 +217,7 @@ func (tb *table) scanIntoRow(rows pgx.Rows, cols []int, dest []any, r pgRow) err
 				r.vals[i], r.nulls[i] = "", true
 				continue
 			}
-			if !c.Type.Array && (c.Type.Base == "text" || c.Type.Base == "varchar") {
+			if !c.Type.Array && (c.Type.Kind == mapping.KindText || c.Type.Kind == mapping.KindVarchar) {
 				r.vals[i], r.nulls[i] = x.String, false
 				continue
 			}

@@ -753,7 +753,7 @@ func (tb *table) keyScanSQL() string {
 func (tb *table) rawKeyText() bool {
 	for _, ci := range tb.t.KeyColumns {
 		c := tb.t.Columns[ci]
-		if tb.kinds[ci] != scanText || c.Type.Array || (c.Type.Base != "text" && c.Type.Base != "varchar") {
+		if tb.kinds[ci] != scanText || c.Type.Array || (c.Type.Kind != mapping.KindText && c.Type.Kind != mapping.KindVarchar) {
 			return false
 		}
 	}
