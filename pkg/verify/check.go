@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/ddb2pg/ddb2pg/internal/pgerr"
 	"github.com/ddb2pg/ddb2pg/pkg/ddbitem"
 	"github.com/ddb2pg/ddb2pg/pkg/mapping"
 	"github.com/ddb2pg/ddb2pg/pkg/report"
@@ -567,7 +568,7 @@ func (v *verifier) process(ctx context.Context, chunk []*entry) error {
 	nSuspects := int64(len(suspects))
 	delay := v.opts.RecheckDelay
 	for round := 0; round < v.opts.Recheck && len(suspects) > 0; round++ {
-		if err := sleep(ctx, delay); err != nil {
+		if err := pgerr.Sleep(ctx, delay); err != nil {
 			return err
 		}
 		delay *= 2

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/ddb2pg/ddb2pg/internal/pgerr"
 	"github.com/ddb2pg/ddb2pg/pkg/ddbitem"
 	"github.com/ddb2pg/ddb2pg/pkg/ledger"
 	"github.com/ddb2pg/ddb2pg/pkg/report"
@@ -224,7 +225,7 @@ func (v *verifier) checkpointedScan(ctx context.Context) error {
 			}
 			continue
 		}
-		if err := sleep(ctx, 200*time.Millisecond); err != nil {
+		if err := pgerr.Sleep(ctx, 200*time.Millisecond); err != nil {
 			return err
 		}
 	}
@@ -462,7 +463,7 @@ func (v *verifier) finishRun(ctx context.Context, h ledger.RunHandle, conn ledge
 				return v.finishRun(ctx, h, conn, segs)
 			}
 		}
-		if err := sleep(ctx, 200*time.Millisecond); err != nil {
+		if err := pgerr.Sleep(ctx, 200*time.Millisecond); err != nil {
 			return err
 		}
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/ddb2pg/ddb2pg/internal/pgerr"
 	"github.com/ddb2pg/ddb2pg/internal/teststack"
 	"github.com/ddb2pg/ddb2pg/pkg/ddbitem"
 	"github.com/ddb2pg/ddb2pg/pkg/mapping"
@@ -41,7 +42,7 @@ func (c *paced) Scan(ctx context.Context, in *dynamodb.ScanInput, opts ...func(*
 	if c.fail > 0 && in.Segment != nil && *in.Segment == c.fail {
 		return nil, errors.New("injected failure of segment")
 	}
-	if err := sleep(ctx, c.delay); err != nil {
+	if err := pgerr.Sleep(ctx, c.delay); err != nil {
 		return nil, err
 	}
 	out, err := c.Client.Scan(ctx, in, opts...)

@@ -2,6 +2,7 @@ package verify
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/ddb2pg/ddb2pg/internal/pgerr"
 	"github.com/ddb2pg/ddb2pg/pkg/ddbitem"
 )
 
@@ -155,12 +157,16 @@ func (v *verifier) batchGet(ctx context.Context, keys []ddbitem.Item) (map[ddbit
 		for i, k := range part {
 			req[i] = k.AttributeValues()
 		}
+		// Unprocessed keys (throttling) are asked again under the one retry
+		// policy: 100 ms doubling to 5 s, at most 13 requests in all.
+		retry := pgerr.Policy{Initial: 100 * time.Millisecond, Max: 5 * time.Second, MaxAttempts: 13}.Start()
 		for attempt := 0; len(req) > 0; attempt++ {
 			if attempt > 0 {
-				if attempt > 12 {
-					return nil, fmt.Errorf("reading DynamoDB table %s: %d keys stayed unprocessed", v.m.Source.Table, len(req))
-				}
-				if err := sleep(ctx, min(time.Duration(1<<attempt)*50*time.Millisecond, 5*time.Second)); err != nil {
+				if err := retry.Wait(ctx, errUnprocessed); err != nil {
+					var ex *pgerr.ExhaustedError
+					if errors.As(err, &ex) {
+						return nil, fmt.Errorf("reading DynamoDB table %s: %d keys stayed unprocessed after %d requests", v.m.Source.Table, len(req), ex.Attempts)
+					}
 					return nil, err
 				}
 			}
@@ -218,13 +224,5 @@ func (v *verifier) getItem(ctx context.Context, key ddbitem.Item) (ddbitem.Item,
 	return ddbitem.ItemFromAttributeValues(out.Item)
 }
 
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
+// errUnprocessed is what a BatchGetItem that left keys unprocessed counts as.
+var errUnprocessed = errors.New("BatchGetItem left keys unprocessed")
