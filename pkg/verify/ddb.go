@@ -94,37 +94,9 @@ func (b *bucket) total() float64 {
 // scanSegment reads one segment of a parallel scan, page by page, calling
 // page with each page's items. It stops early when page returns false.
 func (v *verifier) scanSegment(ctx context.Context, segment, total int, page func(pageItems) (bool, error)) error {
-	var start map[string]types.AttributeValue
-	for {
-		if err := v.bucket.wait(ctx); err != nil {
-			return err
-		}
-		in := &dynamodb.ScanInput{
-			TableName:              aws.String(v.m.Source.Table),
-			ConsistentRead:         aws.Bool(v.opts.ConsistentRead),
-			ReturnConsumedCapacity: types.ReturnConsumedCapacityTotal,
-			ExclusiveStartKey:      start,
-		}
-		if total > 1 {
-			in.Segment = aws.Int32(int32(segment))
-			in.TotalSegments = aws.Int32(int32(total))
-		}
-		out, err := v.ddb.Scan(ctx, in)
-		if err != nil {
-			return fmt.Errorf("scanning DynamoDB table %s (segment %d of %d): %w", v.m.Source.Table, segment, total, err)
-		}
-		if out.ConsumedCapacity != nil {
-			v.bucket.charge(*out.ConsumedCapacity)
-		}
-		more, err := page(pageItems(out.Items))
-		if err != nil {
-			return err
-		}
-		if !more || len(out.LastEvaluatedKey) == 0 {
-			return nil
-		}
-		start = out.LastEvaluatedKey
-	}
+	return v.scanFrom(ctx, segment, total, nil, func(items pageItems, _ map[string]types.AttributeValue) (bool, error) {
+		return page(items)
+	})
 }
 
 // pageItems are the items of one Scan page, converted one at a time (and
