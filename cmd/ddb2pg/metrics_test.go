@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,7 +14,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/jackc/pgx/v5"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -94,27 +92,7 @@ next:
 // by table match what the stream carried, while the poller runs.
 func TestStreamMetricsScraped(t *testing.T) {
 	ctx := context.Background()
-	env := teststack.DynamoDB(t)
-	env.Setenv(t)
-	db := env.Client(t)
-	table := teststack.UniqueName(t, "orders")
-	if _, err := db.CreateTable(ctx, &dynamodb.CreateTableInput{
-		TableName:            aws.String(table),
-		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String("orderId"), AttributeType: ddbtypes.ScalarAttributeTypeS}},
-		KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String("orderId"), KeyType: ddbtypes.KeyTypeHash}},
-		BillingMode:          ddbtypes.BillingModePayPerRequest,
-		StreamSpecification:  &ddbtypes.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: ddbtypes.StreamViewTypeNewAndOldImages},
-	}); err != nil {
-		t.Fatal(err)
-	}
-	src, err := os.ReadFile(sampleMapping)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mp := filepath.Join(t.TempDir(), "mapping.yaml")
-	if err := os.WriteFile(mp, []byte(strings.Replace(string(src), "table: Orders", "table: "+table, 1)), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	db, table, mp := streamTable(t)
 	put := func(id, created string) {
 		it := ddbitem.Item{"orderId": ddbitem.Str(id), "customerId": ddbitem.Str("c" + id), "total": ddbitem.Num("9.99"),
 			"status": ddbitem.Str("new"), "createdAt": ddbitem.Str(created)}

@@ -71,27 +71,7 @@ func TestStreamUsageErrors(t *testing.T) {
 // --until-idle` -> the PostgreSQL tables equal the mapping of a scan.
 func TestStreamCommandEndToEnd(t *testing.T) {
 	ctx := context.Background()
-	env := teststack.DynamoDB(t)
-	env.Setenv(t)
-	db := env.Client(t)
-	table := teststack.UniqueName(t, "orders")
-	if _, err := db.CreateTable(ctx, &dynamodb.CreateTableInput{
-		TableName:            aws.String(table),
-		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String("orderId"), AttributeType: ddbtypes.ScalarAttributeTypeS}},
-		KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String("orderId"), KeyType: ddbtypes.KeyTypeHash}},
-		BillingMode:          ddbtypes.BillingModePayPerRequest,
-		StreamSpecification:  &ddbtypes.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: ddbtypes.StreamViewTypeNewAndOldImages},
-	}); err != nil {
-		t.Fatal(err)
-	}
-	src, err := os.ReadFile(sampleMapping)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mp := filepath.Join(t.TempDir(), "mapping.yaml")
-	if err := os.WriteFile(mp, []byte(strings.Replace(string(src), "table: Orders", "table: "+table, 1)), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	db, table, mp := streamTable(t)
 	m, err := mapping.Load(mp)
 	if err != nil {
 		t.Fatal(err)
@@ -239,27 +219,7 @@ func TestStreamRecoveryHint(t *testing.T) {
 // rejects nothing prints no such summary.
 func TestStreamSaysWhyRecordsWereRejected(t *testing.T) {
 	ctx := context.Background()
-	env := teststack.DynamoDB(t)
-	env.Setenv(t)
-	db := env.Client(t)
-	table := teststack.UniqueName(t, "orders")
-	if _, err := db.CreateTable(ctx, &dynamodb.CreateTableInput{
-		TableName:            aws.String(table),
-		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String("orderId"), AttributeType: ddbtypes.ScalarAttributeTypeS}},
-		KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String("orderId"), KeyType: ddbtypes.KeyTypeHash}},
-		BillingMode:          ddbtypes.BillingModePayPerRequest,
-		StreamSpecification:  &ddbtypes.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: ddbtypes.StreamViewTypeNewAndOldImages},
-	}); err != nil {
-		t.Fatal(err)
-	}
-	src, err := os.ReadFile(sampleMapping)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mp := filepath.Join(t.TempDir(), "mapping.yaml")
-	if err := os.WriteFile(mp, []byte(strings.Replace(string(src), "table: Orders", "table: "+table, 1)), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	db, table, mp := streamTable(t)
 	for i, total := range []string{"9.99", "1.005", "2.005"} { // numeric(12,2) refuses the last two
 		it := ddbitem.Item{"orderId": ddbitem.Str(fmt.Sprintf("o%d", i)), "customerId": ddbitem.Str("c1"),
 			"total": ddbitem.Num(total), "status": ddbitem.Str("new")}
@@ -282,4 +242,33 @@ func TestStreamSaysWhyRecordsWereRejected(t *testing.T) {
 	if err != nil || strings.Contains(out, "why items were rejected") {
 		t.Errorf("second run (nothing rejected): %v\n%s", err, out)
 	}
+}
+
+// streamTable creates an Orders-shaped DynamoDB Local table with a
+// NEW_AND_OLD_IMAGES stream, points the AWS environment at DynamoDB Local,
+// and writes the sample mapping with that table as its source.
+func streamTable(t *testing.T) (db *dynamodb.Client, table, mappingPath string) {
+	t.Helper()
+	env := teststack.DynamoDB(t)
+	env.Setenv(t)
+	db = env.Client(t)
+	table = teststack.UniqueName(t, "orders")
+	if _, err := db.CreateTable(context.Background(), &dynamodb.CreateTableInput{
+		TableName:            aws.String(table),
+		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String("orderId"), AttributeType: ddbtypes.ScalarAttributeTypeS}},
+		KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String("orderId"), KeyType: ddbtypes.KeyTypeHash}},
+		BillingMode:          ddbtypes.BillingModePayPerRequest,
+		StreamSpecification:  &ddbtypes.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: ddbtypes.StreamViewTypeNewAndOldImages},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	src, err := os.ReadFile(sampleMapping)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mappingPath = filepath.Join(t.TempDir(), "mapping.yaml")
+	if err := os.WriteFile(mappingPath, []byte(strings.Replace(string(src), "table: Orders", "table: "+table, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return db, table, mappingPath
 }
