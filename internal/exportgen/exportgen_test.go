@@ -226,7 +226,7 @@ func TestWriteExportLayout(t *testing.T) {
 // Our manifests must have every field a genuine AWS export has, and our
 // etag rule must reproduce a genuine etag.
 func TestMatchesGenuineExport(t *testing.T) {
-	real := "../../testdata/real-world/exports/scylla-migrator-every-type/dynamodb-export/AWSDynamoDB/01715685260608-c488b4e1"
+	real := "../../pkg/export/testdata/scylla/dynamodb-export/AWSDynamoDB/01715685260608-c488b4e1"
 	sumRaw, err := os.ReadFile(filepath.Join(real, "manifest-summary.json"))
 	if err != nil {
 		t.Skipf("genuine export not available: %v", err)

@@ -20,7 +20,7 @@ import (
 	"github.com/ddb2pg/ddb2pg/pkg/stream"
 )
 
-const awslabsIncremental = "../../testdata/real-world/exports/awslabs-incremental/unicornactiviti-data-export/AWSDynamoDB/01716791487000-6ddcf8cf"
+const awslabsIncremental = "../export/testdata/awslabs/unicornactiviti-data-export/AWSDynamoDB/01716791487000-6ddcf8cf"
 
 var unicornTables = []string{"unicorns", "unicorn_activities"}
 

@@ -453,7 +453,7 @@ func TestBackfillRejectsUndecodableLines(t *testing.T) {
 // sets sorted, numbers exact, binary as bytes, the unmapped rest in jsonb.
 func TestBackfillGenuineEveryTypeExport(t *testing.T) {
 	t.Parallel()
-	folder := "../../testdata/real-world/exports/scylla-migrator-every-type/dynamodb-export/AWSDynamoDB/01715685260608-c488b4e1"
+	folder := "../export/testdata/scylla/dynamodb-export/AWSDynamoDB/01715685260608-c488b4e1"
 	if _, err := os.Stat(folder); err != nil {
 		t.Fatalf("the real-world export is missing from testdata: %v", err)
 	}
